@@ -1,0 +1,94 @@
+import re
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from xaisim.config import check, check_schema
+from xaisim.models import build_spec
+from xaisim.train import settings as train_settings
+
+SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+check_schema(config, SCHEMA)  # one-line messages for the common mistakes
+validate(config, "../schemas/config.schema.yaml")  # fills in the schema's defaults
+check(config)
+
+MODELS = {m["name"]: m for m in config["models"]}
+METHODS = {m["name"]: m for m in config["methods"]}
+METRICS = {m["name"]: m for m in config["metrics"]}
+DATA = config["data"]
+
+
+def _one_of(names):
+    return "|".join(re.escape(n) for n in names)
+
+
+wildcard_constraints:
+    model=_one_of(MODELS),
+    method=_one_of(METHODS),
+    metric=_one_of(METRICS),
+
+
+def resources(rule, **defaults):
+    """Snakemake resources of a rule: built-in defaults, overridden by config `resources.<rule>`."""
+    return {**defaults, **config["resources"].get(rule, {})}
+
+
+def archive_name():
+    return DATA["url"].rstrip("/").rsplit("/", 1)[-1]
+
+
+def data_inputs(wildcards):
+    return [f"resources/{archive_name()}"] if DATA["source"] == "url" else []
+
+
+def data_params():
+    """The data slice that determines the index (not the explained subset)."""
+    keep = {"source", "image_size", "val_fraction", "path", "url", "subdir"}
+    return {k: v for k, v in DATA.items() if k in keep}
+
+
+def model_spec(wildcards):
+    return build_spec(MODELS[wildcards.model])
+
+
+def train_params(wildcards):
+    return train_settings(config["train"], MODELS[wildcards.model].get("train"))
+
+
+def method_key(wildcards):
+    return METHODS[wildcards.method]["method"]
+
+
+def method_params(wildcards):
+    """The method's params, overridden by the model's own `methods.<name>` entry."""
+    own = MODELS[wildcards.model].get("methods", {}).get(wildcards.method, {})
+    return {**METHODS[wildcards.method].get("params", {}), **own}
+
+
+def metric_key(wildcards):
+    return METRICS[wildcards.metric]["metric"]
+
+
+def metric_params(wildcards):
+    return METRICS[wildcards.metric].get("params", {})
+
+
+def explanation_files(wildcards):
+    return expand(
+        "results/explanations/{method}/{model}.safetensors",
+        method=wildcards.method,
+        model=MODELS,
+    )
+
+
+def final_outputs():
+    per_pair = expand(
+        "results/figures/{method}/{metric}/{figure}.png",
+        method=METHODS,
+        metric=METRICS,
+        figure=["dendrogram", "louvain", "heatmap"],
+    )
+    return per_pair + [
+        "results/summary/accuracy.csv",
+        *expand("results/figures/{method}/examples.png", method=METHODS),
+    ]

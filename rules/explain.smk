@@ -1,0 +1,54 @@
+rule explain:
+    input:
+        index="results/data/index.csv",
+        subset="results/data/explain.csv",
+        predictions="results/predictions/{model}.csv",
+        weights="results/models/{model}/weights.safetensors",
+    output:
+        "results/explanations/{method}/{model}.safetensors",
+    params:
+        spec=model_spec,
+        method=method_key,
+        method_params=method_params,
+        image_size=DATA["image_size"],
+        batch_size=config["explain"]["batch_size"],
+        target=config["explain"]["target"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: config["threads"]
+    log:
+        "results/logs/explain/{method}/{model}.log",
+    benchmark:
+        "results/benchmarks/explain/{method}/{model}.tsv"
+    conda:
+        "../envs/xaisim.yaml"
+    resources:
+        **resources("explain", mem_mb=8000, runtime=120),
+    script:
+        "../scripts/explain.py"
+
+
+rule plot_examples:
+    input:
+        maps=explanation_files,
+        index="results/data/index.csv",
+    output:
+        report(
+            "results/figures/{method}/examples.png",
+            caption="../report/examples.rst",
+            category="{method}",
+            subcategory="examples",
+        ),
+    params:
+        models=list(MODELS),
+        n_images=8,
+    log:
+        "results/logs/plot_examples/{method}.log",
+    benchmark:
+        "results/benchmarks/plot_examples/{method}.tsv"
+    conda:
+        "../envs/xaisim.yaml"
+    resources:
+        **resources("plot_examples", mem_mb=2000, runtime=10),
+    script:
+        "../scripts/plot_examples.py"

@@ -1,0 +1,74 @@
+rule train:
+    input:
+        index="results/data/index.csv",
+    output:
+        weights="results/models/{model}/weights.safetensors",
+        metrics="results/models/{model}/metrics.json",
+    params:
+        spec=model_spec,
+        train=train_params,
+        image_size=DATA["image_size"],
+        seed=config["seed"],
+        device=config["device"],
+        amp=config["amp"],
+    threads: config["threads"]
+    log:
+        "results/logs/train/{model}.log",
+    benchmark:
+        "results/benchmarks/train/{model}.tsv"
+    conda:
+        "../envs/xaisim.yaml"
+    resources:
+        **resources("train", mem_mb=8000, runtime=120),
+    script:
+        "../scripts/train.py"
+
+
+rule predict:
+    input:
+        index="results/data/index.csv",
+        weights="results/models/{model}/weights.safetensors",
+    output:
+        "results/predictions/{model}.csv",
+    params:
+        spec=model_spec,
+        image_size=DATA["image_size"],
+        batch_size=config["explain"]["batch_size"],
+        device=config["device"],
+        amp=config["amp"],
+    threads: config["threads"]
+    log:
+        "results/logs/predict/{model}.log",
+    benchmark:
+        "results/benchmarks/predict/{model}.tsv"
+    conda:
+        "../envs/xaisim.yaml"
+    resources:
+        **resources("predict", mem_mb=4000, runtime=30),
+    script:
+        "../scripts/predict.py"
+
+
+rule accuracy:
+    input:
+        metrics=expand("results/models/{model}/metrics.json", model=MODELS),
+        predictions=expand("results/predictions/{model}.csv", model=MODELS),
+    output:
+        table="results/summary/accuracy.csv",
+        agreement=report(
+            "results/figures/agreement.png",
+            caption="../report/agreement.rst",
+            category="Models",
+        ),
+    params:
+        models=list(MODELS),
+    log:
+        "results/logs/accuracy.log",
+    benchmark:
+        "results/benchmarks/accuracy.tsv"
+    conda:
+        "../envs/xaisim.yaml"
+    resources:
+        **resources("accuracy", mem_mb=1000, runtime=10),
+    script:
+        "../scripts/accuracy.py"

@@ -1,0 +1,15 @@
+from xaisim import job
+from xaisim.predict import predict_model
+
+device = job.start(snakemake)
+p = snakemake.params
+predict_model(
+    snakemake.input.index,
+    p.spec,
+    snakemake.input.weights,
+    image_size=p.image_size,
+    batch_size=p.batch_size,
+    device=device,
+    amp=p.amp,
+    out_csv=snakemake.output[0],
+)

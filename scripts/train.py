@@ -1,0 +1,16 @@
+from xaisim import job
+from xaisim.train import train_model
+
+device = job.start(snakemake)
+p = snakemake.params
+train_model(
+    snakemake.input.index,
+    p.spec,
+    p.train,
+    image_size=p.image_size,
+    seed=p.seed,
+    device=device,
+    amp=p.amp,
+    weights_path=snakemake.output.weights,
+    metrics_path=snakemake.output.metrics,
+)

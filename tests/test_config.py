@@ -1,0 +1,63 @@
+import copy
+
+import pytest
+import yaml
+
+from xaisim.config import ConfigError, check, check_schema
+
+
+@pytest.fixture
+def tiny(repo):
+    return yaml.safe_load((repo / "configs" / "tiny.yaml").read_text())
+
+
+@pytest.fixture
+def schema(repo):
+    return repo / "schemas" / "config.schema.yaml"
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "configs/tiny.yaml", "configs/imagenette2.yaml"])
+def test_shipped_configs_are_valid(repo, schema, name):
+    config = yaml.safe_load((repo / name).read_text())
+    check_schema(config, schema)
+    check(config)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c.update(epochs=3), r"config \(top level\): Additional properties are not allowed \('epochs'"),
+        (lambda c: c["train"].update(epochs="3"), r"config train.epochs: '3' is not of type 'integer'"),
+        (lambda c: c["models"][0].update(archh="x"), r"config models\[0\]: Additional properties"),
+        (lambda c: c["data"].update(source="ftp"), r"config data.source: 'ftp' is not one of"),
+        (lambda c: c["data"].update(source="url"), r"config data: 'url' is a required property"),
+    ],
+)
+def test_schema_errors_are_one_line_and_name_the_field(tiny, schema, edit, message):
+    edit(tiny)
+    with pytest.raises(ConfigError, match=message) as err:
+        check_schema(tiny, schema)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["models"][1].update(name="resnet"), r"models\[1\].name: duplicate name 'resnet'"),
+        (lambda c: c["models"][0].update(arch="resnet19"), r"models\[0\].arch: unknown timm architecture 'resnet19'"),
+        (lambda c: c["models"][0].update(pretrained_file="/no/such.safetensors"), r"models\[0\].pretrained_file: /no/such"),
+        (lambda c: c["methods"][1]["params"].update(steps=3), r"methods\[1\]: unknown parameter\(s\) \['steps'\]"),
+        (lambda c: c["methods"][0].update(method="gradcam++"), r"methods\[0\]: unknown explanation method 'gradcam\+\+'"),
+        (lambda c: c["metrics"][0].update(metric="ssim"), r"metrics\[0\]: unknown similarity metric 'ssim'"),
+        (lambda c: c["models"][0].update(methods={"nope": {}}), r"models\[0\].methods.nope: no method named 'nope'"),
+        (lambda c: c["models"][0].update(methods={"gradcam": {"depth": 1}}), r"models\[0\].methods.gradcam: unknown parameter"),
+        (lambda c: c["train"].update(optimizer="adamz"), r"unknown optimizer 'adamz'"),
+        (lambda c: c["data"].update(source="imagefolder", path="/no/where"), r"data.path: /no/where has no train/ val/"),
+    ],
+)
+def test_semantic_errors_name_the_field(tiny, edit, message):
+    config = copy.deepcopy(tiny)
+    edit(config)
+    with pytest.raises(ConfigError, match=message) as err:
+        check(config)
+    assert "\n" not in str(err.value)

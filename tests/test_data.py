@@ -1,0 +1,65 @@
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from xaisim.data import digits_index, explain_subset, imagefolder_index, loader, read_index, write_index
+
+
+def test_digits_index_renders_all_images_with_a_stratified_seeded_split(tmp_path):
+    index = digits_index(tmp_path, image_size=24, val_fraction=0.2, seed=3)
+    assert len(index) == 1797 and index["image_id"].is_unique
+    assert set(index["label"]) == set(range(10))
+    val = index[index["split"] == "val"]
+    assert abs(len(val) / len(index) - 0.2) < 0.01
+    per_class = val["label"].value_counts() / index["label"].value_counts()
+    assert per_class.between(0.15, 0.25).all()
+    image = Image.open(tmp_path / index["path"].iloc[0])
+    assert image.size == (24, 24) and image.mode == "RGB"
+    again = digits_index(tmp_path / "again", image_size=24, val_fraction=0.2, seed=3)
+    pd.testing.assert_frame_equal(index, again)
+    other = digits_index(tmp_path / "other", image_size=24, val_fraction=0.2, seed=4)
+    assert not other["split"].equals(index["split"])
+
+
+def test_imagefolder_index_and_relative_paths(imagefolder, tmp_path):
+    out = tmp_path / "results" / "index.csv"
+    index = imagefolder_index(imagefolder, out.parent)
+    assert sorted(index["class_name"].unique()) == ["cat", "dog"]
+    assert (index["split"] == "train").sum() == 8 and (index["split"] == "val").sum() == 4
+    assert dict(zip(index["class_name"], index["label"])) == {"cat": 0, "dog": 1}
+    write_index(index, out)
+    back = read_index(out)
+    assert all(Image.open(p).size == (16, 16) for p in back["path"])
+
+
+def test_imagefolder_without_val_is_refused(imagefolder):
+    import shutil
+
+    shutil.rmtree(imagefolder / "val")
+    with pytest.raises(FileNotFoundError, match="no 'val/' folder"):
+        imagefolder_index(imagefolder, imagefolder)
+
+
+def test_explain_subset_is_stratified_deterministic_and_checked(tmp_path):
+    index = digits_index(tmp_path, image_size=8, val_fraction=0.2, seed=0)
+    subset = explain_subset(index, 40, seed=1)
+    assert len(subset) == 40 and set(subset["split"]) == {"val"}
+    assert subset["label"].value_counts().max() - subset["label"].value_counts().min() <= 1
+    assert subset.equals(explain_subset(index, 40, seed=1))
+    assert not subset["image_id"].equals(explain_subset(index, 40, seed=2)["image_id"])
+    with pytest.raises(ValueError, match="explain_images=5 is below the 10 classes"):
+        explain_subset(index, 5, seed=0)
+
+
+def test_loader_shuffle_depends_only_on_seed(imagefolder):
+    from torchvision.transforms import functional as F
+
+    index = imagefolder_index(imagefolder, imagefolder)
+    index["path"] = [str(imagefolder / p) for p in index["path"]]
+
+    def order(seed):
+        return np.concatenate([y.numpy() for _, y in loader(index, F.to_tensor, 3, shuffle=True, seed=seed)])
+
+    assert (order(5) == order(5)).all()
+    assert any((order(5) != order(s)).any() for s in range(6, 12))

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from xaisim.io import ArrayFile, atomic_path, save_arrays
+
+
+def test_atomic_path_leaves_nothing_when_the_block_fails(tmp_path):
+    target = tmp_path / "out.csv"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_replaces_an_old_file_only_on_success(tmp_path):
+    target = tmp_path / "sub" / "out.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert [p.name for p in target.parent.iterdir()] == ["out.txt"]
+
+
+def test_arrays_round_trip_whole_and_in_slices(tmp_path):
+    maps = np.random.default_rng(0).random((7, 5, 5), dtype=np.float32)
+    path = tmp_path / "m.safetensors"
+    save_arrays(path, {"maps": maps, "targets": np.arange(7)}, {"image_ids": [f"i{i}" for i in range(7)], "params": {"n": 3}})
+    f = ArrayFile(path)
+    assert f.meta == {"image_ids": [f"i{i}" for i in range(7)], "params": {"n": 3}}
+    assert f.shape("maps") == [7, 5, 5]
+    np.testing.assert_array_equal(f.read("maps"), maps)
+    np.testing.assert_array_equal(f.read("maps", 2, 5), maps[2:5])
+    np.testing.assert_array_equal(f.read("targets"), np.arange(7))

@@ -1,0 +1,56 @@
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from xaisim import models
+
+
+def test_unknown_architecture_names_similar_ones():
+    with pytest.raises(ValueError, match="unknown timm architecture 'resnet19'; similar: .*resnet18"):
+        models.check_arch("resnet19")
+    models.check_arch("resnet18d.ra2_in1k")
+
+
+def test_pretrained_file_loads_through_timm_and_replaces_the_head(tmp_path):
+    torch.manual_seed(0)
+    source = models.create({"arch": "resnet10t"}, num_classes=1000)
+    path = tmp_path / "weights.safetensors"
+    save_file(source.state_dict(), str(path))
+    spec = {"arch": "resnet10t", "pretrained_file": str(path)}
+    model = models.create(spec, num_classes=7)
+    assert model.get_classifier().out_features == 7
+    assert torch.equal(model.conv1[0].weight, source.conv1[0].weight)
+    assert torch.equal(model.layer4[0].conv1.weight, source.layer4[0].conv1.weight)
+    fresh = models.create(spec, num_classes=7, pretrained=False)
+    assert not torch.equal(fresh.conv1[0].weight, source.conv1[0].weight)
+
+
+def test_eval_transform_squashes_without_crop_and_uses_timm_normalisation():
+    model = models.create({"arch": "resnet10t"}, num_classes=3)
+    cfg = models.data_config(model, {"arch": "resnet10t"}, image_size=40)
+    assert cfg["input_size"] == (3, 40, 40)
+    assert cfg["mean"] == pytest.approx((0.485, 0.456, 0.406))
+    image = Image.new("RGB", (80, 20), (255, 255, 255))
+    image.paste((0, 0, 0), (0, 0, 10, 20))  # a black strip at the far left survives only without a crop
+    x = models.transform(cfg, train=False)(image)
+    assert x.shape == (3, 40, 40)
+    black = (0 - cfg["mean"][0]) / cfg["std"][0]
+    assert x[0, :, 0].allclose(torch.full((40,), black), atol=0.05)
+
+
+def test_model_input_size_overrides_the_image_size():
+    spec = {"arch": "vit_tiny_patch16_224", "input_size": 32, "kwargs": {"img_size": 32, "patch_size": 8, "depth": 1}}
+    model = models.create(spec, num_classes=3)
+    assert models.data_config(model, spec, image_size=64)["input_size"] == (3, 32, 32)
+
+
+def test_trained_weights_round_trip(tmp_path):
+    from safetensors.torch import save_model
+
+    spec = {"arch": "resnet10t"}
+    model = models.create(spec, num_classes=4).eval()
+    save_model(model, str(tmp_path / "w.safetensors"))
+    back = models.load_trained(spec, tmp_path / "w.safetensors", num_classes=4)
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(model(x), back(x)) and not back.training

@@ -1,0 +1,120 @@
+"""The real snakemake CLI on configs/tiny.yaml in a temporary folder, and dry runs of the presets."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from xaisim.io import ArrayFile, read_matrix
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+TINY = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+
+
+def snakemake(workdir: Path, *args: str, configfile: Path = REPO / "configs" / "tiny.yaml", check: bool = True):
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--profile", str(REPO / "profiles" / "default"),
+           "-d", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
+    return done
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output.split("Job stats:")[1].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    snakemake(workdir)
+    return workdir
+
+
+def test_explanations_have_the_subset_shape_and_predicted_targets(run):
+    subset = pd.read_csv(run / "results/data/explain.csv", dtype={"image_id": str})
+    assert len(subset) == TINY["data"]["explain_images"]
+    size = TINY["data"]["image_size"]
+    for method in ("gradcam", "ig"):
+        for model in ("resnet", "vit"):
+            f = ArrayFile(run / f"results/explanations/{method}/{model}.safetensors")
+            maps = f.read("maps")
+            assert maps.shape == (len(subset), size, size) and np.isfinite(maps).all()
+            assert f.meta["image_ids"] == list(subset["image_id"])
+            preds = pd.read_csv(run / f"results/predictions/{model}.csv", dtype={"image_id": str}).set_index("image_id")
+            assert (f.read("targets") == preds.loc[subset["image_id"], "pred"].to_numpy()).all()
+            if method == "gradcam":
+                assert maps.min() >= 0 and maps.max() <= 1
+                assert (maps.reshape(len(maps), -1).max(1) > 0).any()
+
+
+@pytest.mark.parametrize("method", ["gradcam", "ig"])
+@pytest.mark.parametrize("metric", ["cosine", "rbf"])
+def test_similarity_matrices_are_symmetric_with_zero_self_distance(run, method, metric):
+    base = run / f"results/similarity/{method}/{metric}"
+    mean, std, dist = (read_matrix(base / f"{k}.csv") for k in ("mean", "std", "distance"))
+    for m in (mean, std, dist):
+        assert list(m.index) == list(m.columns) == ["resnet", "vit"]
+        assert np.isfinite(m.to_numpy()).all() and np.allclose(m, m.T)
+    np.testing.assert_allclose(dist, np.hypot(1 - mean, std), atol=1e-7)
+    for model in ("resnet", "vit"):
+        maps = ArrayFile(run / f"results/explanations/{method}/{model}.safetensors").read("maps")
+        if metric == "rbf" or (maps.reshape(len(maps), -1) != 0).any(1).all():
+            assert dist.loc[model, model] == pytest.approx(0, abs=1e-6)
+    sims = ArrayFile(base / "per_image.safetensors").read("similarity")
+    np.testing.assert_allclose(sims.mean(0), mean, atol=1e-7)
+
+
+def test_clusters_figures_and_report(run):
+    for method in ("gradcam", "ig"):
+        for metric in ("cosine", "rbf"):
+            table = pd.read_csv(run / f"results/clusters/{method}/{metric}/communities.csv")
+            assert sorted(table["model"]) == ["resnet", "vit"]
+            for fig in ("dendrogram", "louvain", "heatmap"):
+                png = run / f"results/figures/{method}/{metric}/{fig}.png"
+                assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    accuracy = pd.read_csv(run / "results/summary/accuracy.csv")
+    assert list(accuracy["model"]) == ["resnet", "vit"] and accuracy["val_accuracy"].between(0, 1).all()
+    snakemake(run, "--report", "results/report.html")
+    html = (run / "results/report.html").read_text()
+    assert "dendrogram.png" in html and "louvain.png" in html
+
+
+def test_a_finished_run_has_nothing_to_do(run):
+    assert "Nothing to be done" in snakemake(run, "-n").stdout
+
+
+def test_changing_one_method_setting_reruns_only_that_methods_jobs(run, tmp_path):
+    config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+    config["methods"][1]["params"]["n_steps"] = 6
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    out = snakemake(run, "-n", configfile=changed).stdout
+    assert job_counts(out) == {"explain": 2, "plot_examples": 1, "similarity": 2, "cluster": 2, "all": 1}
+    assert "results/explanations/ig/resnet.safetensors" in out
+    assert "results/explanations/gradcam" not in out
+
+
+def test_thesis_preset_builds_its_dag(tmp_path):
+    out = snakemake(tmp_path, "-n", configfile=REPO / "configs" / "imagenette2.yaml").stdout
+    counts = job_counts(out)
+    assert counts["download"] == 1 and counts["train"] == 14 and counts["explain"] == 28
+    assert counts["similarity"] == 4 and counts["cluster"] == 4
+
+
+def test_a_bad_config_fails_before_any_job_with_one_clear_line(tmp_path):
+    config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+    config["models"][1]["arch"] = "vit_tiny_patch17"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path, "-n", configfile=bad, check=False)
+    assert done.returncode != 0
+    assert "config models[1].arch: unknown timm architecture 'vit_tiny_patch17'" in done.stdout + done.stderr
+    assert not (tmp_path / "results").exists()

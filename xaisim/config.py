@@ -1,0 +1,79 @@
+"""Config checks that a JSON schema cannot express, each failing with one line naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config problem, with the field and the fix in one line."""
+
+
+def _where(path: Any) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
+
+
+def check_schema(config: dict[str, Any], schema_path: str | Path) -> None:
+    """Validate against the schema; the most relevant violation becomes a one-line ConfigError."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if error is not None:
+        raise ConfigError(f"config {_where(error.absolute_path)}: {error.message}")
+
+
+def _unique(entries: list[dict[str, Any]], section: str) -> None:
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        if entry["name"] in seen:
+            raise ConfigError(f"config {section}[{i}].name: duplicate name {entry['name']!r}; names must be unique")
+        seen.add(entry["name"])
+
+
+def _check_params(registry: Any, name: str, params: dict[str, Any], where: str) -> None:
+    try:
+        registry.check_params(name, params, where)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def check(config: dict[str, Any]) -> None:
+    """Names unique, timm architectures and weights files exist, methods/metrics and their params known."""
+    import timm.optim
+
+    from xaisim.explain import METHODS
+    from xaisim.models import check_arch
+    from xaisim.similarity import METRICS
+
+    for section in ("models", "methods", "metrics"):
+        _unique(config[section], section)
+    method_names = {m["name"]: m for m in config["methods"]}
+    optimizers = set(timm.optim.list_optimizers())
+    for i, model in enumerate(config["models"]):
+        where = f"config models[{i}]"
+        try:
+            check_arch(model["arch"])
+        except ValueError as err:
+            raise ConfigError(f"{where}.arch: {err}") from None
+        if model.get("pretrained_file") and not Path(model["pretrained_file"]).is_file():
+            raise ConfigError(f"{where}.pretrained_file: {model['pretrained_file']} does not exist")
+        for train in (config.get("train", {}), model.get("train", {})):
+            if "optimizer" in train and train["optimizer"] not in optimizers:
+                raise ConfigError(f"{where}: unknown optimizer {train['optimizer']!r}; see timm.optim.list_optimizers()")
+        for name, params in model.get("methods", {}).items():
+            if name not in method_names:
+                raise ConfigError(f"{where}.methods.{name}: no method named {name!r} in methods: {sorted(method_names)}")
+            _check_params(METHODS, method_names[name]["method"], params, f"{where}.methods.{name}")
+    for i, m in enumerate(config["methods"]):
+        _check_params(METHODS, m["method"], m.get("params", {}), f"config methods[{i}]")
+    for i, m in enumerate(config["metrics"]):
+        _check_params(METRICS, m["metric"], m.get("params", {}), f"config metrics[{i}]")
+    data = config["data"]
+    if data["source"] == "imagefolder":
+        root = Path(data["path"])
+        missing = [s for s in ("train", "val") if not (root / s).is_dir()]
+        if missing:
+            raise ConfigError(f"config data.path: {root} has no {'/ '.join(missing)}/ folder; it must hold train/ and val/ class folders")

@@ -1,0 +1,83 @@
+"""Run one registered method over the explained subset of one model and store the maps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from xaisim.explain import METHODS
+
+
+def explain(
+    model: nn.Module,
+    loader: DataLoader,
+    targets: torch.Tensor,
+    method: str,
+    params: dict[str, Any],
+    map_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Maps (N, map_size, map_size) float32 for every image of ``loader`` and its target class."""
+    fn = METHODS.get(method)
+    model.to(device).eval()
+    out, start = [], 0
+    for x, _ in tqdm(loader, desc=method, mininterval=5):
+        t = targets[start : start + len(x)].to(device)
+        start += len(x)
+        maps = fn(model, x.to(device), t, **params).detach().float()
+        if maps.shape[-2:] != (map_size, map_size):
+            maps = F.interpolate(maps[:, None], size=(map_size, map_size), mode="bilinear", align_corners=False)[:, 0]
+        out.append(maps.cpu().numpy())
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def explain_model(
+    index_path: str,
+    subset_path: str,
+    predictions_path: str,
+    spec: dict[str, Any],
+    weights: str,
+    *,
+    model_name: str,
+    method_name: str,
+    method: str,
+    params: dict[str, Any],
+    image_size: int,
+    batch_size: int,
+    target: str,
+    seed: int,
+    device: torch.device,
+    out_path: str,
+) -> np.ndarray:
+    """Explain the subset with one model and method; write maps, ids, targets and parameters."""
+    from xaisim import models
+    from xaisim.data import loader, read_index
+    from xaisim.io import save_arrays
+
+    METHODS.check_params(method, params, f"method {method_name!r}")
+    index = read_index(index_path)
+    subset = pd.read_csv(subset_path, dtype={"image_id": str})
+    rows = index.set_index("image_id").loc[subset["image_id"]].reset_index()
+    preds = pd.read_csv(predictions_path, dtype={"image_id": str}).set_index("image_id")
+    missing = set(rows["image_id"]) - set(preds.index)
+    if missing:
+        raise ValueError(f"{predictions_path}: no prediction for {len(missing)} explained images; rerun predict")
+    targets = torch.as_tensor(preds.loc[rows["image_id"], target].to_numpy(), dtype=torch.long)
+    model = models.load_trained(spec, weights, int(index["label"].max()) + 1)
+    cfg = models.data_config(model, spec, image_size)
+    torch.manual_seed(seed)
+    maps = explain(model, loader(rows, models.transform(cfg, train=False), batch_size), targets, method, params, image_size, device)
+    save_arrays(
+        out_path,
+        {"maps": maps, "targets": targets.numpy()},
+        {"image_ids": list(rows["image_id"]), "model": model_name, "method": method_name,
+         "method_key": method, "params": params, "target": target},
+    )
+    return maps

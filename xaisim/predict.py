@@ -1,0 +1,66 @@
+"""Predictions of one trained model on the validation split (the explained subset is part of it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from xaisim.runtime import autocast
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False) -> dict[str, torch.Tensor]:
+    """Top-2 classes and probabilities for every image of ``loader``."""
+    model.to(device).eval()
+    probs, idx = [], []
+    for x, _ in loader:
+        with autocast(device, amp):
+            p = model(x.to(device)).float().softmax(1)
+        top = p.topk(min(2, p.shape[1]), dim=1)
+        probs.append(top.values.cpu())
+        idx.append(top.indices.cpu())
+    return {"prob": torch.cat(probs), "index": torch.cat(idx)}
+
+
+def predictions_table(index: pd.DataFrame, top: dict[str, torch.Tensor]) -> pd.DataFrame:
+    """CSV rows: image_id, label, pred, prob, pred2, prob2."""
+    return pd.DataFrame(
+        {
+            "image_id": index["image_id"].to_numpy(),
+            "label": index["label"].to_numpy(),
+            "pred": top["index"][:, 0].numpy(),
+            "prob": top["prob"][:, 0].numpy(),
+            "pred2": top["index"][:, -1].numpy(),
+            "prob2": top["prob"][:, -1].numpy(),
+        }
+    )
+
+
+def predict_model(
+    index_path: str, spec: dict[str, Any], weights: str, *, image_size: int, batch_size: int,
+    device: torch.device, amp: bool, out_csv: str,
+) -> pd.DataFrame:
+    """Predict the val split with a trained model and write the CSV atomically."""
+    from xaisim import models
+    from xaisim.data import loader, read_index
+    from xaisim.io import write_csv
+
+    index = read_index(index_path)
+    val = index[index["split"] == "val"].reset_index(drop=True)
+    model = models.load_trained(spec, weights, int(index["label"].max()) + 1)
+    cfg = models.data_config(model, spec, image_size)
+    table = predictions_table(val, predict(model, loader(val, models.transform(cfg, train=False), batch_size), device, amp))
+    write_csv(table, out_csv, index=False, float_format="%.6g")
+    return table
+
+
+def agreement(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Fraction of images on which each pair of models predicts the same class."""
+    preds = pd.DataFrame({name: df.set_index("image_id")["pred"] for name, df in predictions.items()})
+    values = preds.to_numpy()
+    same = (values[:, :, None] == values[:, None, :]).mean(0)
+    return pd.DataFrame(same, index=preds.columns, columns=preds.columns)

@@ -1,0 +1,158 @@
+"""Fine-tune (or train from scratch) one timm model on the train split; validate every epoch."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import torch
+from timm.optim import create_optimizer_v2
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from xaisim.runtime import autocast
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "epochs": 1,
+    "batch_size": 32,
+    "lr": 1e-3,
+    "weight_decay": 0.05,
+    "optimizer": "adamw",
+    "schedule": "onecycle",
+    "label_smoothing": 0.0,
+    "num_workers": 0,
+    "augment": {"scale": [0.08, 1.0], "hflip": 0.5},
+}
+
+
+def settings(defaults: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
+    """Training settings: built-in defaults < config ``train`` < the model's own ``train``."""
+    merged = {**DEFAULTS, **defaults, **(override or {})}
+    merged["augment"] = {**DEFAULTS["augment"], **defaults.get("augment", {}), **(override or {}).get("augment", {})}
+    return merged
+
+
+def _scheduler(name: str, optimizer: torch.optim.Optimizer, lr: float, total_steps: int):
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False) -> float:
+    """Top-1 accuracy of ``model`` on ``loader``."""
+    model.eval()
+    correct = total = 0
+    for x, y in loader:
+        with autocast(device, amp):
+            pred = model(x.to(device)).argmax(1).cpu()
+        correct += int((pred == y).sum())
+        total += len(y)
+    return correct / max(total, 1)
+
+
+def fit(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    *,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    optimizer: str = "adamw",
+    schedule: str = "onecycle",
+    label_smoothing: float = 0.0,
+    device: torch.device,
+    amp: bool = False,
+) -> dict[str, Any]:
+    """Train ``model`` in place; return per-epoch loss and validation accuracy."""
+    model.to(device)
+    opt = create_optimizer_v2(model, opt=optimizer, lr=lr, weight_decay=weight_decay)
+    sched = _scheduler(schedule, opt, lr, epochs * len(train_loader))
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    history: dict[str, list[float]] = {"train_loss": [], "val_accuracy": []}
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", mininterval=5):
+            x, y = x.to(device), y.to(device)
+            opt.zero_grad(set_to_none=True)
+            with autocast(device, amp):
+                loss = loss_fn(model(x), y)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            total += loss.item() * len(y)
+            count += len(y)
+        history["train_loss"].append(total / count)
+        history["val_accuracy"].append(evaluate(model, val_loader, device, amp))
+        log.info("epoch %d: loss %.4f, val accuracy %.4f", epoch + 1, history["train_loss"][-1], history["val_accuracy"][-1])
+    return {
+        **history,
+        "val_accuracy_final": history["val_accuracy"][-1],
+        "train_seconds": round(time.perf_counter() - start, 2),
+        "epochs": epochs,
+    }
+
+
+def train_model(
+    index_path: str,
+    spec: dict[str, Any],
+    train: dict[str, Any],
+    *,
+    image_size: int,
+    seed: int,
+    device: torch.device,
+    amp: bool,
+    weights_path: str,
+    metrics_path: str,
+) -> dict[str, Any]:
+    """Build ``spec``, train it on the index's train split and write weights and metrics atomically."""
+    from safetensors.torch import save_model
+
+    from xaisim import models
+    from xaisim.data import loader, read_index
+    from xaisim.io import atomic_path, write_json
+
+    index = read_index(index_path)
+    num_classes = int(index["label"].max()) + 1
+    model = models.create(spec, num_classes)
+    cfg = models.data_config(model, spec, image_size)
+    train_loader = loader(
+        index[index["split"] == "train"],
+        models.transform(cfg, train=True, augment=train["augment"]),
+        train["batch_size"],
+        shuffle=True,
+        seed=seed,
+        num_workers=train["num_workers"],
+    )
+    val_loader = loader(
+        index[index["split"] == "val"], models.transform(cfg, train=False), train["batch_size"]
+    )
+    metrics = fit(
+        model,
+        train_loader,
+        val_loader,
+        epochs=train["epochs"],
+        lr=train["lr"],
+        weight_decay=train["weight_decay"],
+        optimizer=train["optimizer"],
+        schedule=train["schedule"],
+        label_smoothing=train["label_smoothing"],
+        device=device,
+        amp=amp,
+    )
+    metrics.update(arch=spec["arch"], num_classes=num_classes, input_size=list(cfg["input_size"]))
+    with atomic_path(weights_path) as tmp:
+        save_model(model.cpu(), str(tmp))
+    write_json(metrics, metrics_path)
+    return metrics
