@@ -21,8 +21,6 @@ rule cluster:
             category="{method}",
             subcategory="{metric}",
         ),
-    params:
-        cluster=config["cluster"],
     log:
         "results/logs/cluster/{method}/{metric}.log",
     benchmark:
@@ -31,5 +29,7 @@ rule cluster:
         "../envs/xaisim.yaml"
     resources:
         **resources("cluster", mem_mb=1000, runtime=10),
+    params:
+        cluster=config["cluster"],
     script:
         "../scripts/cluster.py"

@@ -3,10 +3,6 @@ if DATA["source"] == "url":
     rule download:
         output:
             protected(f"resources/{archive_name()}"),
-        params:
-            url=DATA.get("url"),
-            md5=DATA.get("md5"),
-            sha256=DATA.get("sha256"),
         log:
             "results/logs/download.log",
         benchmark:
@@ -15,6 +11,10 @@ if DATA["source"] == "url":
             "../envs/xaisim.yaml"
         resources:
             **resources("download", mem_mb=1000, runtime=120),
+        params:
+            url=DATA.get("url"),
+            md5=DATA.get("md5"),
+            sha256=DATA.get("sha256"),
         script:
             "../scripts/download.py"
 
@@ -24,9 +24,6 @@ rule prepare_data:
         data_inputs,
     output:
         "results/data/index.csv",
-    params:
-        data=data_params(),
-        seed=config["seed"],
     log:
         "results/logs/prepare_data.log",
     benchmark:
@@ -35,6 +32,9 @@ rule prepare_data:
         "../envs/xaisim.yaml"
     resources:
         **resources("prepare_data", mem_mb=2000, runtime=60),
+    params:
+        data=data_params(),
+        seed=config["seed"],
     script:
         "../scripts/prepare_data.py"
 
@@ -44,9 +44,6 @@ rule explain_subset:
         "results/data/index.csv",
     output:
         "results/data/explain.csv",
-    params:
-        n_images=DATA["explain_images"],
-        seed=config["seed"],
     log:
         "results/logs/explain_subset.log",
     benchmark:
@@ -55,5 +52,8 @@ rule explain_subset:
         "../envs/xaisim.yaml"
     resources:
         **resources("explain_subset", mem_mb=1000, runtime=10),
+    params:
+        n_images=DATA["explain_images"],
+        seed=config["seed"],
     script:
         "../scripts/explain_subset.py"

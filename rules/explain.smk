@@ -6,6 +6,15 @@ rule explain:
         weights="results/models/{model}/weights.safetensors",
     output:
         "results/explanations/{method}/{model}.safetensors",
+    log:
+        "results/logs/explain/{method}/{model}.log",
+    benchmark:
+        "results/benchmarks/explain/{method}/{model}.tsv"
+    conda:
+        "../envs/xaisim.yaml"
+    threads: config["threads"]
+    resources:
+        **resources("explain", mem_mb=8000, runtime=120),
     params:
         spec=model_spec,
         method=method_key,
@@ -15,15 +24,6 @@ rule explain:
         target=config["explain"]["target"],
         seed=config["seed"],
         device=config["device"],
-    threads: config["threads"]
-    log:
-        "results/logs/explain/{method}/{model}.log",
-    benchmark:
-        "results/benchmarks/explain/{method}/{model}.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    resources:
-        **resources("explain", mem_mb=8000, runtime=120),
     script:
         "../scripts/explain.py"
 
@@ -39,9 +39,6 @@ rule plot_examples:
             category="{method}",
             subcategory="examples",
         ),
-    params:
-        models=list(MODELS),
-        n_images=8,
     log:
         "results/logs/plot_examples/{method}.log",
     benchmark:
@@ -50,5 +47,8 @@ rule plot_examples:
         "../envs/xaisim.yaml"
     resources:
         **resources("plot_examples", mem_mb=2000, runtime=10),
+    params:
+        models=list(MODELS),
+        n_images=8,
     script:
         "../scripts/plot_examples.py"

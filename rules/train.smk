@@ -4,6 +4,15 @@ rule train:
     output:
         weights="results/models/{model}/weights.safetensors",
         metrics="results/models/{model}/metrics.json",
+    log:
+        "results/logs/train/{model}.log",
+    benchmark:
+        "results/benchmarks/train/{model}.tsv"
+    conda:
+        "../envs/xaisim.yaml"
+    threads: config["threads"]
+    resources:
+        **resources("train", mem_mb=8000, runtime=120),
     params:
         spec=model_spec,
         train=train_params,
@@ -11,15 +20,6 @@ rule train:
         seed=config["seed"],
         device=config["device"],
         amp=config["amp"],
-    threads: config["threads"]
-    log:
-        "results/logs/train/{model}.log",
-    benchmark:
-        "results/benchmarks/train/{model}.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    resources:
-        **resources("train", mem_mb=8000, runtime=120),
     script:
         "../scripts/train.py"
 
@@ -30,21 +30,21 @@ rule predict:
         weights="results/models/{model}/weights.safetensors",
     output:
         "results/predictions/{model}.csv",
-    params:
-        spec=model_spec,
-        image_size=DATA["image_size"],
-        batch_size=config["explain"]["batch_size"],
-        device=config["device"],
-        amp=config["amp"],
-    threads: config["threads"]
     log:
         "results/logs/predict/{model}.log",
     benchmark:
         "results/benchmarks/predict/{model}.tsv"
     conda:
         "../envs/xaisim.yaml"
+    threads: config["threads"]
     resources:
         **resources("predict", mem_mb=4000, runtime=30),
+    params:
+        spec=model_spec,
+        image_size=DATA["image_size"],
+        batch_size=config["explain"]["batch_size"],
+        device=config["device"],
+        amp=config["amp"],
     script:
         "../scripts/predict.py"
 
@@ -60,8 +60,6 @@ rule accuracy:
             caption="../report/agreement.rst",
             category="Models",
         ),
-    params:
-        models=list(MODELS),
     log:
         "results/logs/accuracy.log",
     benchmark:
@@ -70,5 +68,7 @@ rule accuracy:
         "../envs/xaisim.yaml"
     resources:
         **resources("accuracy", mem_mb=1000, runtime=10),
+    params:
+        models=list(MODELS),
     script:
         "../scripts/accuracy.py"
