@@ -1,5 +1,6 @@
 import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 from snakemake.utils import validate
 
@@ -34,7 +35,7 @@ def resources(rule, **defaults):
 
 
 def archive_name():
-    return DATA["url"].rstrip("/").rsplit("/", 1)[-1]
+    return Path(urlparse(DATA["url"]).path).name
 
 
 def data_inputs(wildcards):
