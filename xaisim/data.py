@@ -118,7 +118,7 @@ class ImageDataset(Dataset):
 
     def __init__(self, index: pd.DataFrame, transform: Callable[[Image.Image], torch.Tensor]) -> None:
         self.paths = list(index["path"])
-        self.labels = torch.as_tensor(index["label"].to_numpy(), dtype=torch.long)
+        self.labels = torch.tensor(index["label"].to_numpy(), dtype=torch.long)
         self.transform = transform
 
     def __len__(self) -> int:

@@ -8,6 +8,7 @@ timm's own loader) and an optional ``input_size``. Preprocessing takes the norma
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,7 +30,7 @@ def build_spec(entry: dict[str, Any]) -> dict[str, Any]:
 def check_arch(arch: str) -> None:
     name, _ = timm.models.split_model_name_tag(arch)
     if not timm.is_model(name):
-        close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
+        close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
         raise ValueError(f"unknown timm architecture {arch!r}; similar: {', '.join(close) or 'none'}")
 
 
