@@ -1,0 +1,159 @@
+"""Batched GradCAM for timm models with pytorch-grad-cam semantics.
+
+For the chosen layer with activations ``A`` (channels ``c``) and ``dy_t/dA`` (``y_t`` the logit of
+the target class): ``cam = ReLU(sum_c mean_xy(dy_t/dA_c) * A_c)``, bilinearly upsampled to the
+input size and min-max normalised per image to [0, 1]. As in pytorch-grad-cam, the map is
+normalised, resized (half-pixel bilinear, like cv2's) and normalised again: normalising first keeps
+a constant map exactly zero (upsampling adds rounding noise that a single late min-max would blow
+up), the second pass makes the resized map span exactly [0, 1].
+
+The layer's output may be NCHW (CNNs), NHWC (timm Swin stages) or tokens ``(B, N, C)`` (ViT/DeiT);
+:func:`activation_to_nchw` brings all three to NCHW.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from xaisim.explain import register_method
+
+Layer = int | str
+
+
+def _pools_class_token(model: nn.Module) -> bool:
+    """True for ViT-style models whose head reads only the class token (``global_pool="token"``)."""
+    pool = getattr(model, "global_pool", None)
+    return isinstance(pool, str) and pool == "token"
+
+
+def resolve_layer(model: nn.Module, layer: Layer = "auto") -> tuple[str, nn.Module, int | None]:
+    """Resolve ``layer`` to ``(module path, module, channel count or None)``.
+
+    An int indexes timm's ``model.feature_info`` (-1 = deepest stage). A str is a dotted module
+    path; its channel count is known only if the path appears in ``feature_info``. ``"auto"`` is
+    ``feature_info[-1]``, or ``feature_info[-2]`` for class-token-pooled ViTs, whose last block's
+    patch tokens get no gradient from the class token.
+    """
+    info = list(getattr(model, "feature_info", None) or [])
+    modules = [entry["module"] for entry in info]
+    if layer == "auto":
+        if not info:
+            raise ValueError(
+                f"{type(model).__name__} has no feature_info, so layer='auto' is undefined; "
+                "pass a dotted module path"
+            )
+        layer = -2 if _pools_class_token(model) and len(info) > 1 else -1
+    if isinstance(layer, int):
+        if not -len(info) <= layer < len(info):
+            raise ValueError(
+                f"layer index {layer} is out of range: {type(model).__name__} has {len(info)} "
+                f"feature_info entries {modules}; use an index in [-{len(info)}, {len(info) - 1}] "
+                "or a dotted module path"
+            )
+        return modules[layer], model.get_submodule(modules[layer]), info[layer]["num_chs"]
+    try:
+        module = model.get_submodule(layer)
+    except AttributeError:
+        raise ValueError(
+            f"unknown layer {layer!r} for {type(model).__name__}; valid choices: 'auto', an index "
+            f"into feature_info, or a dotted module path such as {modules}"
+        ) from None
+    num_chs = next((entry["num_chs"] for entry in info if entry["module"] == layer), None)
+    return layer, module, num_chs
+
+
+def activation_to_nchw(
+    act: Tensor, model: nn.Module, num_chs: int | None, input_hw: tuple[int, int]
+) -> Tensor:
+    """Reshape a layer output (NCHW, NHWC or tokens ``(B, N, C)``) to NCHW.
+
+    4-d outputs: the layout is the one whose channel axis has ``num_chs`` channels; without a
+    channel count (module path outside ``feature_info``), the spatial axes are taken to be the pair
+    whose aspect ratio is closest to the input's (NCHW on ties).
+    3-d outputs are tokens: the model's ``num_prefix_tokens`` (class/distillation/register) are
+    dropped and the rest reshaped to ``model.patch_embed.grid_size``, or a square grid.
+    """
+    if act.ndim == 4:
+        if num_chs is None:
+            aspect = math.log(input_hw[0] / input_hw[1])
+            nchw_off = abs(math.log(act.shape[2] / act.shape[3]) - aspect)
+            nhwc_off = abs(math.log(act.shape[1] / act.shape[2]) - aspect)
+            channels_last = nhwc_off < nchw_off
+        elif act.shape[1] == num_chs:
+            channels_last = False
+        elif act.shape[3] == num_chs:
+            channels_last = True
+        else:
+            raise ValueError(f"activation {tuple(act.shape)} has no axis with {num_chs} channels")
+        return act.permute(0, 3, 1, 2) if channels_last else act
+    if act.ndim == 3:
+        if num_chs is not None and act.shape[2] != num_chs:
+            raise ValueError(f"token activation {tuple(act.shape)} does not end in {num_chs} channels")
+        tokens = act[:, getattr(model, "num_prefix_tokens", 0) :]
+        grid = tuple(getattr(getattr(model, "patch_embed", None), "grid_size", None) or ())
+        if len(grid) != 2 or grid[0] * grid[1] != tokens.shape[1]:
+            side = math.isqrt(tokens.shape[1])
+            if side * side != tokens.shape[1]:
+                raise ValueError(f"cannot arrange {tokens.shape[1]} patch tokens on a grid")
+            grid = (side, side)
+        return tokens.reshape(act.shape[0], *grid, act.shape[2]).permute(0, 3, 1, 2)
+    raise ValueError(f"unsupported activation shape {tuple(act.shape)}")
+
+
+def layer_activations_and_gradients(
+    model: nn.Module, inputs: Tensor, targets: Tensor, module: nn.Module
+) -> tuple[Tensor, Tensor]:
+    """Output of ``module`` and the gradient of the summed target logits w.r.t. it (raw layout).
+
+    One batched forward/backward; gradients are taken only w.r.t. the activation, so no parameter
+    ``.grad`` is touched, and the hook is always removed. Works inside ``torch.no_grad()``.
+    """
+    captured: list[Tensor] = []
+    handle = module.register_forward_hook(lambda _mod, _args, output: captured.append(output))
+    with torch.enable_grad():
+        try:
+            # Grad-requiring input keeps a graph even if the model's parameters are frozen.
+            logits = model(inputs.detach().requires_grad_(True))
+        finally:
+            handle.remove()
+        if len(captured) != 1 or not isinstance(captured[0], Tensor):
+            raise RuntimeError(
+                f"layer must produce one tensor per forward pass, got {len(captured)} outputs "
+                f"of types {[type(c).__name__ for c in captured]}"
+            )
+        act = captured[0]
+        score = logits.gather(1, targets.to(logits.device).long().view(-1, 1)).sum()
+    (grad,) = torch.autograd.grad(score, act, allow_unused=True, materialize_grads=True)
+    return act.detach(), grad
+
+
+def gradcam_native(
+    model: nn.Module, inputs: Tensor, targets: Tensor, layer: Layer = "auto"
+) -> Tensor:
+    """Un-normalised GradCAM ``ReLU(sum_c w_c A_c)`` at the layer's resolution: (B, h, w) float32."""
+    _, module, num_chs = resolve_layer(model, layer)
+    act, grad = layer_activations_and_gradients(model, inputs, targets, module)
+    hw = (inputs.shape[-2], inputs.shape[-1])
+    act = activation_to_nchw(act, model, num_chs, hw).float()
+    grad = activation_to_nchw(grad, model, num_chs, hw).float()
+    weights = grad.mean(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * act).sum(dim=1))
+
+
+def _minmax(maps: Tensor) -> Tensor:
+    """Per-map min-max scaling to [0, 1]; constant maps become zeros."""
+    maps = maps - maps.amin(dim=(1, 2), keepdim=True)
+    top = maps.amax(dim=(1, 2), keepdim=True)
+    return maps / torch.where(top > 0, top, torch.ones_like(top))
+
+
+@register_method("gradcam")
+def gradcam(model: nn.Module, inputs: Tensor, targets: Tensor, *, layer: Layer = "auto") -> Tensor:
+    """GradCAM maps (B, H, W) in [0, 1] at the input resolution; see :func:`resolve_layer`."""
+    cam = _minmax(gradcam_native(model, inputs, targets, layer))
+    cam = F.interpolate(cam[:, None], size=inputs.shape[-2:], mode="bilinear", align_corners=False)
+    return _minmax(cam[:, 0])
