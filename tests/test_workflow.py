@@ -118,3 +118,10 @@ def test_a_bad_config_fails_before_any_job_with_one_clear_line(tmp_path):
     assert done.returncode != 0
     assert "config models[1].arch: unknown timm architecture 'vit_tiny_patch17'" in done.stdout + done.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_rerunning_a_job_on_the_cpu_is_bitwise_equal(run):
+    target = "results/explanations/ig/vit.safetensors"
+    before = (run / target).read_bytes()
+    snakemake(run, target, "--force")
+    assert (run / target).read_bytes() == before

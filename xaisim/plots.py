@@ -63,7 +63,9 @@ def examples(images: list[np.ndarray], maps: dict[str, np.ndarray], ids: list[st
     signed = any((m < 0).any() for m in maps.values())
     cmap, vmin = ("RdBu_r", -1.0) if signed else ("inferno", 0.0)
     cols = 1 + len(maps)
-    fig, axes = plt.subplots(len(images), cols, figsize=(1.6 * cols, 1.6 * len(images)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(images), cols, figsize=(1.6 * cols, 1.6 * len(images) + 0.4), squeeze=False, layout="constrained"
+    )
     for r, (image, image_id) in enumerate(zip(images, ids)):
         axes[r, 0].imshow(image)
         axes[r, 0].set_ylabel(image_id, fontsize=6)

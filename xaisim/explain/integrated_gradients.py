@@ -18,12 +18,13 @@ def integrated_gradients(
     n_steps: int = 50,
     baseline: float = 0.0,
     integration: str = "gausslegendre",
-    internal_batch_size: int | None = None,
+    internal_batch_size: int = 128,
     clip_percentiles: tuple[float, float] = (0.3, 99.7),
     absolute: bool = False,
 ) -> Tensor:
     """Channel-summed IG from a constant ``baseline`` (in normalised input space), clipped per image
-    to ``clip_percentiles`` and divided by its largest absolute value; ``absolute`` takes |IG| first."""
+    to ``clip_percentiles`` and divided by its largest absolute value; ``absolute`` takes |IG| first.
+    ``internal_batch_size`` bounds memory: model evaluations per forward pass."""
     ig = IntegratedGradients(model)
     attr = ig.attribute(
         inputs,
@@ -31,7 +32,7 @@ def integrated_gradients(
         target=targets,
         n_steps=n_steps,
         method=integration,
-        internal_batch_size=internal_batch_size or len(inputs) * n_steps,
+        internal_batch_size=internal_batch_size,
     )
     maps = attr.sum(1).float()
     if absolute:
