@@ -30,6 +30,6 @@ rule cluster:
     resources:
         **resources("cluster", mem_mb=1000, runtime=10),
     params:
-        cluster=config["cluster"],
+        cluster=canonical(config["cluster"]),
     script:
         "../scripts/cluster.py"

@@ -29,6 +29,15 @@ wildcard_constraints:
     metric=_one_of(METRICS),
 
 
+def canonical(value):
+    """Dicts with sorted keys, recursively: params compare by repr, so key order must not matter."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def resources(rule, **defaults):
     """Snakemake resources of a rule: built-in defaults, overridden by config `resources.<rule>`."""
     return {**defaults, **config["resources"].get(rule, {})}
@@ -45,15 +54,15 @@ def data_inputs(wildcards):
 def data_params():
     """The data slice that determines the index (not the explained subset)."""
     keep = {"source", "image_size", "val_fraction", "path", "url", "subdir"}
-    return {k: v for k, v in DATA.items() if k in keep}
+    return canonical({k: v for k, v in DATA.items() if k in keep})
 
 
 def model_spec(wildcards):
-    return build_spec(MODELS[wildcards.model])
+    return canonical(build_spec(MODELS[wildcards.model]))
 
 
 def train_params(wildcards):
-    return train_settings(config["train"], MODELS[wildcards.model].get("train"))
+    return canonical(train_settings(config["train"], MODELS[wildcards.model].get("train")))
 
 
 def method_key(wildcards):
@@ -63,7 +72,7 @@ def method_key(wildcards):
 def method_params(wildcards):
     """The method's params, overridden by the model's own `methods.<name>` entry."""
     own = MODELS[wildcards.model].get("methods", {}).get(wildcards.method, {})
-    return {**METHODS[wildcards.method].get("params", {}), **own}
+    return canonical({**METHODS[wildcards.method].get("params", {}), **own})
 
 
 def metric_key(wildcards):
@@ -71,7 +80,7 @@ def metric_key(wildcards):
 
 
 def metric_params(wildcards):
-    return METRICS[wildcards.metric].get("params", {})
+    return canonical(METRICS[wildcards.metric].get("params", {}))
 
 
 def explanation_files(wildcards):

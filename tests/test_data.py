@@ -63,3 +63,10 @@ def test_loader_shuffle_depends_only_on_seed(imagefolder):
 
     assert (order(5) == order(5)).all()
     assert any((order(5) != order(s)).any() for s in range(6, 12))
+
+
+def test_a_corrupt_image_is_named_before_training(imagefolder):
+    bad = imagefolder / "val" / "dog" / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match=r"broken.jpg: not a readable image"):
+        imagefolder_index(imagefolder, imagefolder)

@@ -32,3 +32,11 @@ def test_arrays_round_trip_whole_and_in_slices(tmp_path):
     np.testing.assert_array_equal(f.read("maps"), maps)
     np.testing.assert_array_equal(f.read("maps", 2, 5), maps[2:5])
     np.testing.assert_array_equal(f.read("targets"), np.arange(7))
+
+
+def test_the_same_content_gives_the_same_bytes(tmp_path):
+    meta = {f"key{i}": i for i in range(20)}
+    arrays = {"b": np.ones(3), "a": np.zeros((2, 2), np.float32)}
+    save_arrays(tmp_path / "1", arrays, meta)
+    save_arrays(tmp_path / "2", dict(reversed(arrays.items())), dict(reversed(meta.items())))
+    assert (tmp_path / "1").read_bytes() == (tmp_path / "2").read_bytes()

@@ -30,9 +30,12 @@ def test_examples_grid_has_a_row_per_image_and_a_column_per_model(tmp_path):
     rng = np.random.default_rng(0)
     images = [rng.random((16, 16, 3)) for _ in range(3)]
     maps = {"m1": rng.random((3, 16, 16)), "m2": rng.random((3, 16, 16)) * 2 - 1}
-    plots.examples(images, maps, ["x", "y", "z"], "t", tmp_path / "ex.png")
-    width, height = Image.open(tmp_path / "ex.png").size
-    assert width > height  # 3 columns of maps + 1 image column, 3 rows
+    plots.examples(images, maps, ["x", "y", "z"], "t", tmp_path / "two.png")
+    plots.examples(images, {"m1": maps["m1"]}, ["x", "y", "z"], "t", tmp_path / "one.png")
+    plots.examples(images[:1], {"m1": maps["m1"][:1]}, ["x"], "t", tmp_path / "small.png")
+    two, one, small = (Image.open(tmp_path / f"{n}.png").size for n in ("two", "one", "small"))
+    assert two[0] > one[0] * 1.2 and abs(two[1] - one[1]) < 20  # a column per model
+    assert one[1] > small[1] * 2  # a row per image
 
 
 def test_agreement_counts_same_predictions():

@@ -125,3 +125,41 @@ def test_rerunning_a_job_on_the_cpu_is_bitwise_equal(run):
     before = (run / target).read_bytes()
     snakemake(run, target, "--force")
     assert (run / target).read_bytes() == before
+
+
+def _url_config(tmp_path, md5):
+    import hashlib
+    import tarfile
+
+    from conftest import make_imagefolder
+
+    root = make_imagefolder(tmp_path / "src" / "shapes", classes=("a", "b", "c"), per_split=(6, 4))
+    archive = tmp_path / "shapes.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root, arcname="shapes")
+    config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+    config["data"] = {"source": "url", "url": archive.as_uri(), "subdir": "shapes", "image_size": 16,
+                      "explain_images": 6, "md5": md5 or hashlib.md5(archive.read_bytes()).hexdigest()}
+    path = tmp_path / "url.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_url_source_downloads_verifies_extracts_and_indexes(tmp_path):
+    work = tmp_path / "work"
+    snakemake(work, "results/data/explain.csv", configfile=_url_config(tmp_path, None))
+    assert (work / "resources/shapes.tgz").is_file()
+    index = pd.read_csv(work / "results/data/index.csv")
+    assert len(index) == 30 and sorted(index["class_name"].unique()) == ["a", "b", "c"]
+    assert all((work / "results/data" / p).is_file() for p in index["path"])
+    subset = pd.read_csv(work / "results/data/explain.csv")
+    assert len(subset) == 6 and subset["label"].value_counts().eq(2).all()
+
+
+def test_url_source_with_a_wrong_md5_fails_and_leaves_no_archive(tmp_path):
+    work = tmp_path / "work"
+    done = snakemake(work, "results/data/index.csv", configfile=_url_config(tmp_path, "0" * 32), check=False)
+    assert done.returncode != 0
+    log = (work / "results/logs/download.log").read_text()
+    assert "md5 mismatch" in log and "0" * 32 in log
+    assert not (work / "resources/shapes.tgz").exists()

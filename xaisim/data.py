@@ -68,6 +68,7 @@ def imagefolder_index(root: str | Path, index_dir: str | Path) -> pd.DataFrame:
                 raise ValueError(f"{class_dir}: class folder not present in {root / 'train'}")
             for file in sorted(class_dir.iterdir()):
                 if file.suffix.lower() in IMAGE_EXTENSIONS:
+                    check_image(file)
                     image_id = f"{split}/{class_dir.name}/{file.stem}"
                     path = os.path.relpath(file.resolve(), Path(index_dir).resolve())
                     rows.append((image_id, path, label_of[class_dir.name], class_dir.name, split))
@@ -76,6 +77,15 @@ def imagefolder_index(root: str | Path, index_dir: str | Path) -> pd.DataFrame:
     if empty:
         raise ValueError(f"{root}: no images found in {sorted(empty)}")
     return index
+
+
+def check_image(path: Path) -> None:
+    """Fail with the file's name if it is not a readable image (before any training starts)."""
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable image ({err}); delete or replace it") from None
 
 
 def write_index(index: pd.DataFrame, path: str | Path) -> None:

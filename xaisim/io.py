@@ -2,7 +2,8 @@
 
 Every output is written to a temporary sibling and renamed into place, so a killed job never leaves
 a file that looks complete. Explanation maps are safetensors files (tensors ``maps`` (N, H, W),
-``targets`` (N,), metadata as JSON strings) that can be read slice by slice without loading them whole.
+``targets`` (N,), metadata as one sorted JSON string) readable slice by slice without loading them
+whole; the same content always gives the same bytes.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str,
         save_file(
             {k: np.ascontiguousarray(v) for k, v in arrays.items()},
             str(tmp),
-            metadata={k: json.dumps(v) for k, v in meta.items()},
+            # one metadata key: safetensors stores several in hash order, which differs between runs
+            metadata={"xaisim": json.dumps(meta, sort_keys=True)},
         )
 
 
@@ -66,7 +68,7 @@ class ArrayFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._file = safe_open(str(self.path), framework="numpy")
-        self.meta = {k: json.loads(v) for k, v in (self._file.metadata() or {}).items()}
+        self.meta = json.loads((self._file.metadata() or {}).get("xaisim", "{}"))
 
     def shape(self, name: str) -> list[int]:
         return self._file.get_slice(name).get_shape()
