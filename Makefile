@@ -28,6 +28,7 @@ bench: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/ruff check xaisim scripts tests bench
 
 clean:
 	rm -rf results .snakemake

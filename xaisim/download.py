@@ -12,10 +12,10 @@ import sys
 import tarfile
 import urllib.error
 import urllib.request
-from urllib.response import addinfourl
 import zipfile
 from pathlib import Path, PureWindowsPath
 from typing import Callable
+from urllib.response import addinfourl
 
 from tqdm import tqdm
 
