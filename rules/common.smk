@@ -62,7 +62,9 @@ def model_spec(wildcards):
 
 
 def train_params(wildcards):
-    return canonical(train_settings(config["train"], MODELS[wildcards.model].get("train")))
+    return canonical(
+        train_settings(config["train"], MODELS[wildcards.model].get("train"))
+    )
 
 
 def method_key(wildcards):

@@ -163,3 +163,13 @@ def test_url_source_with_a_wrong_md5_fails_and_leaves_no_archive(tmp_path):
     log = (work / "results/logs/download.log").read_text()
     assert "md5 mismatch" in log and "0" * 32 in log
     assert not (work / "resources/shapes.tgz").exists()
+
+
+@pytest.mark.parametrize("configfile", ["config.yaml", "configs/imagenette2.yaml"])
+def test_workflow_is_lint_and_format_clean(tmp_path, configfile):
+    done = snakemake(tmp_path, "--lint", configfile=REPO / configfile)
+    out = done.stdout + done.stderr
+    assert "Lints for" not in out and "Congratulations, your workflow is in a good condition!" in out
+    fmt = subprocess.run([str(Path(sys.executable).parent / "snakefmt"), "--check", str(REPO / "Snakefile"),
+                          str(REPO / "rules")], capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stderr
