@@ -77,9 +77,3 @@ class ArrayFile:
         if start is None and stop is None:
             return self._file.get_tensor(name)
         return self._file.get_slice(name)[start:stop]
-
-    def __enter__(self) -> "ArrayFile":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file = None

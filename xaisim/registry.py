@@ -28,14 +28,11 @@ class Registry(Generic[F]):
         try:
             return self._entries[name]
         except KeyError:
-            known = ", ".join(sorted(self._entries))
+            known = ", ".join(self.names())
             raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
 
     def names(self) -> list[str]:
         return sorted(self._entries)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._entries
 
     def check_params(self, name: str, params: dict[str, Any], where: str) -> None:
         """Refuse an unknown name or parameter names the registered function does not take."""
