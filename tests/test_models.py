@@ -54,3 +54,19 @@ def test_trained_weights_round_trip(tmp_path):
     back = models.load_trained(spec, tmp_path / "w.safetensors", num_classes=4)
     x = torch.randn(2, 3, 32, 32)
     assert torch.equal(model(x), back(x)) and not back.training
+
+
+def test_hub_weights_offline_fail_with_the_fix(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(RuntimeError, match=r"cannot load pretrained weights of resnet18.a1_in1k from the hub .*pretrained_file"):
+        models.create({"arch": "resnet18.a1_in1k", "pretrained": True}, num_classes=3)
+
+
+def test_a_corrupt_pretrained_file_is_named(tmp_path):
+    bad = tmp_path / "w.safetensors"
+    bad.write_bytes(b"not weights")
+    with pytest.raises(RuntimeError, match=r"cannot load pretrained weights of resnet10t from .*w.safetensors"):
+        models.create({"arch": "resnet10t", "pretrained_file": str(bad)}, num_classes=3)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import timm
 import torch
 from PIL import Image
+from safetensors import SafetensorError
 from safetensors.torch import load_model
 from timm.data import create_transform, resolve_model_data_config
 from torch import nn
@@ -45,7 +46,17 @@ def create(spec: dict[str, Any], num_classes: int, pretrained: bool | None = Non
         if not path.is_file():
             raise FileNotFoundError(f"pretrained_file {path} of {spec['arch']} does not exist")
         kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
-    return timm.create_model(spec["arch"], pretrained=use_weights, num_classes=num_classes, **kwargs)
+    try:
+        return timm.create_model(spec["arch"], pretrained=use_weights, num_classes=num_classes, **kwargs)
+    except (OSError, RuntimeError, ValueError, SafetensorError) as err:
+        if not use_weights:
+            raise
+        source = spec.get("pretrained_file") or "the hub"
+        raise RuntimeError(
+            f"cannot load pretrained weights of {spec['arch']} from {source} ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}); offline, set `pretrained_file` to a local "
+            "weights file or `pretrained: false`"
+        ) from err
 
 
 def data_config(model: nn.Module, spec: dict[str, Any], image_size: int) -> dict[str, Any]:

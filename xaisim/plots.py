@@ -43,7 +43,8 @@ def community_graph(distance: pd.DataFrame, communities: dict[str, int], title: 
     nx.draw_networkx_edges(graph, pos, ax=ax, width=widths, alpha=0.3)
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colours, cmap="tab10", vmin=0, vmax=9, node_size=500)
     nx.draw_networkx_labels(graph, pos, ax=ax, font_size=8)
-    ax.set_title(f"{title}\n{len(set(colours))} Louvain communities (edge width = 1 - distance)")
+    n = len(set(colours))
+    ax.set_title(f"{title}\n{n} Louvain communit{'y' if n == 1 else 'ies'} (edge width = 1 - distance)")
     ax.axis("off")
     _save(fig, path)
 
