@@ -42,3 +42,12 @@ def test_bad_matrices_are_refused(change, message):
     change(d)
     with pytest.raises(ValueError, match=message):
         check_distance(d, "distance.csv")
+
+
+def test_similarity_graph_weights_are_one_minus_distance_without_self_loops():
+    from xaisim.cluster import similarity_graph
+
+    d = pd.DataFrame([[0, 1, 0.5], [1, 0, 0.2], [0.5, 0.2, 0]], index=list("abc"), columns=list("abc"))
+    g = similarity_graph(d)
+    assert sorted(g.nodes) == ["a", "b", "c"] and not g.has_edge("a", "b") and not g.has_edge("a", "a")
+    assert g.edges["a", "c"]["weight"] == pytest.approx(0.5) and g.edges["b", "c"]["weight"] == pytest.approx(0.8)

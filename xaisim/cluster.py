@@ -36,15 +36,10 @@ def louvain(distance: pd.DataFrame, resolution: float = 1.0, seed: int = 42) -> 
 
 
 def similarity_graph(distance: pd.DataFrame) -> nx.Graph:
-    """Complete graph of the models with edge weight 1 - distance (edges of weight 0 dropped)."""
-    weights = np.clip(1 - check_distance(distance), 0, None)
-    names = list(distance.index)
-    graph = nx.Graph()
-    graph.add_nodes_from(names)
-    for i in range(len(names)):
-        for j in range(i + 1, len(names)):
-            if weights[i, j] > 0:
-                graph.add_edge(names[i], names[j], weight=float(weights[i, j]))
+    """Graph of the models with edge weight 1 - distance (no self loops, no edges of weight 0)."""
+    weights = pd.DataFrame(np.clip(1 - check_distance(distance), 0, None), distance.index, distance.columns)
+    graph = nx.from_pandas_adjacency(weights)
+    graph.remove_edges_from(list(nx.selfloop_edges(graph)))
     return graph
 
 
