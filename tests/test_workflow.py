@@ -173,3 +173,11 @@ def test_workflow_is_lint_and_format_clean(tmp_path, configfile):
     fmt = subprocess.run([str(Path(sys.executable).parent / "snakefmt"), "--check", str(REPO / "Snakefile"),
                           str(REPO / "rules")], capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stderr
+
+
+def test_scripts_import_xaisim_without_an_installed_package():
+    """Jobs in `--sdm conda` envs have no xaisim installed: they find it through scripts/xaisim."""
+    code = f"import sys; sys.path.append({str(REPO / 'scripts')!r}); import xaisim.registry; print(xaisim.__file__)"
+    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).resolve() == (REPO / "xaisim" / "__init__.py").resolve()
