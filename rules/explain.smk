@@ -21,6 +21,7 @@ rule explain:
         method_params=method_params,
         image_size=DATA["image_size"],
         batch_size=config["explain"]["batch_size"],
+        num_workers=config["explain"]["num_workers"],
         target=config["explain"]["target"],
         seed=config["seed"],
         device=config["device"],

@@ -43,6 +43,7 @@ rule predict:
         spec=model_spec,
         image_size=DATA["image_size"],
         batch_size=config["explain"]["batch_size"],
+        num_workers=config["explain"]["num_workers"],
         device=config["device"],
         amp=config["amp"],
     script:

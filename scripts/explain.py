@@ -15,6 +15,7 @@ explain_model(
     params=p.method_params,
     image_size=p.image_size,
     batch_size=p.batch_size,
+    num_workers=p.num_workers,
     target=p.target,
     seed=p.seed,
     device=device,

@@ -9,6 +9,7 @@ predict_model(
     snakemake.input.weights,
     image_size=p.image_size,
     batch_size=p.batch_size,
+    num_workers=p.num_workers,
     device=device,
     amp=p.amp,
     out_csv=snakemake.output[0],

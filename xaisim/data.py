@@ -155,6 +155,7 @@ def loader(
         batch_size=batch_size,
         shuffle=shuffle,
         num_workers=num_workers,
+        pin_memory=torch.cuda.is_available(),
         generator=generator,
         worker_init_fn=_seed_worker,
         drop_last=shuffle and len(index) > batch_size,

@@ -42,7 +42,7 @@ def predictions_table(index: pd.DataFrame, top: dict[str, torch.Tensor]) -> pd.D
 
 def predict_model(
     index_path: str, spec: dict[str, Any], weights: str, *, image_size: int, batch_size: int,
-    device: torch.device, amp: bool, out_csv: str,
+    device: torch.device, amp: bool, out_csv: str, num_workers: int = 0,
 ) -> pd.DataFrame:
     """Predict the val split with a trained model and write the CSV atomically."""
     from xaisim import models
@@ -53,7 +53,8 @@ def predict_model(
     val = index[index["split"] == "val"].reset_index(drop=True)
     model = models.load_trained(spec, weights, int(index["label"].max()) + 1)
     cfg = models.data_config(model, spec, image_size)
-    table = predictions_table(val, predict(model, loader(val, models.transform(cfg, train=False), batch_size), device, amp))
+    batches = loader(val, models.transform(cfg, train=False), batch_size, num_workers=num_workers)
+    table = predictions_table(val, predict(model, batches, device, amp))
     write_csv(table, out_csv, index=False, float_format="%.6g")
     return table
 

@@ -51,6 +51,7 @@ def explain_model(
     params: dict[str, Any],
     image_size: int,
     batch_size: int,
+    num_workers: int = 0,
     target: str,
     seed: int,
     device: torch.device,
@@ -73,7 +74,8 @@ def explain_model(
     model = models.load_trained(spec, weights, int(index["label"].max()) + 1)
     cfg = models.data_config(model, spec, image_size)
     torch.manual_seed(seed)
-    maps = explain(model, loader(rows, models.transform(cfg, train=False), batch_size), targets, method, params, image_size, device)
+    batches = loader(rows, models.transform(cfg, train=False), batch_size, num_workers=num_workers)
+    maps = explain(model, batches, targets, method, params, image_size, device)
     save_arrays(
         out_path,
         {"maps": maps, "targets": targets.numpy()},
