@@ -14,16 +14,17 @@ from xaisim.runtime import autocast
 
 @torch.no_grad()
 def predict(model: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False) -> dict[str, torch.Tensor]:
-    """Top-2 classes and probabilities for every image of ``loader``."""
+    """Top-2 classes (``index``) and probabilities (``prob``) and the ``label`` of every image of ``loader``."""
     model.to(device).eval()
-    probs, idx = [], []
-    for x, _ in loader:
+    probs, idx, labels = [], [], []
+    for x, y in loader:
         with autocast(device, amp):
             p = model(x.to(device)).float().softmax(1)
         top = p.topk(min(2, p.shape[1]), dim=1)
         probs.append(top.values.cpu())
         idx.append(top.indices.cpu())
-    return {"prob": torch.cat(probs), "index": torch.cat(idx)}
+        labels.append(y)
+    return {"prob": torch.cat(probs), "index": torch.cat(idx), "label": torch.cat(labels)}
 
 
 def predictions_table(index: pd.DataFrame, top: dict[str, torch.Tensor]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from xaisim.predict import predict
 from xaisim.runtime import autocast
 
 log = logging.getLogger(__name__)
@@ -44,17 +45,10 @@ def _scheduler(name: str, optimizer: torch.optim.Optimizer, lr: float, total_ste
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False) -> float:
     """Top-1 accuracy of ``model`` on ``loader``."""
-    model.eval()
-    correct = total = 0
-    for x, y in loader:
-        with autocast(device, amp):
-            pred = model(x.to(device)).argmax(1).cpu()
-        correct += int((pred == y).sum())
-        total += len(y)
-    return correct / max(total, 1)
+    out = predict(model, loader, device, amp)
+    return (out["index"][:, 0] == out["label"]).sum().item() / max(len(out["label"]), 1)
 
 
 def fit(
