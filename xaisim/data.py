@@ -8,6 +8,7 @@ be moved as a whole. Sources: scikit-learn's digits rendered to RGB files, an im
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 from typing import Callable
 
@@ -39,7 +40,7 @@ def digits_index(out_dir: str | Path, image_size: int, val_fraction: float, seed
     for image_id, pixels, label in zip(ids, digits.images, digits.target):
         split = "train" if image_id in train_set else "val"
         rel = Path("digits") / split / str(label) / f"{image_id}.png"
-        gray = Image.fromarray(np.uint8(pixels * (255 / 16)), mode="L")
+        gray = Image.fromarray(np.uint8(pixels * (255 / 16)))
         image = gray.resize((image_size, image_size), Image.Resampling.BILINEAR).convert("RGB")
         with atomic_path(out_dir / rel) as tmp:
             image.save(tmp, format="PNG")
@@ -106,6 +107,11 @@ def read_index(path: str | Path) -> pd.DataFrame:
     return index
 
 
+def num_classes(index: pd.DataFrame) -> int:
+    """Classes are labelled 0..K-1; K is what every model's head is built for."""
+    return int(index["label"].max()) + 1
+
+
 def explain_subset(index: pd.DataFrame, n_images: int, seed: int) -> pd.DataFrame:
     """The validation images every model and method explains: ``n_images``, seeded and stratified."""
     val = index[index["split"] == "val"]
@@ -165,6 +171,4 @@ def loader(
 def _seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
-    import random
-
     random.seed(seed)

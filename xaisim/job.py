@@ -11,12 +11,12 @@ import torch
 from xaisim import runtime
 
 
-def start(smk: Any, seed: int | None = None) -> torch.device:
+def start(smk: Any) -> torch.device:
     """Send stderr (tracebacks, tqdm, logging) to ``log[0]``; seed and set threads; return the device."""
     sys.stderr = open(smk.log[0], "w", buffering=1)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
     params = smk.params
-    runtime.setup(seed if seed is not None else params.get("seed", 0), smk.threads)
+    runtime.setup(params.get("seed", 0), smk.threads)
     device = runtime.get_device(params.get("device", "cpu"))
     logging.getLogger("xaisim").info("rule %s on %s with %d thread(s)", smk.rule, device, smk.threads)
     return device

@@ -47,12 +47,12 @@ def predict_model(
 ) -> pd.DataFrame:
     """Predict the val split with a trained model and write the CSV atomically."""
     from xaisim import models
-    from xaisim.data import loader, read_index
+    from xaisim.data import loader, num_classes, read_index
     from xaisim.io import write_csv
 
     index = read_index(index_path)
     val = index[index["split"] == "val"].reset_index(drop=True)
-    model = models.load_trained(spec, weights, int(index["label"].max()) + 1)
+    model = models.load_trained(spec, weights, num_classes(index))
     cfg = models.data_config(model, spec, image_size)
     batches = loader(val, models.transform(cfg, train=False), batch_size, num_workers=num_workers)
     table = predictions_table(val, predict(model, batches, device, amp))

@@ -114,12 +114,12 @@ def train_model(
     from safetensors.torch import save_model
 
     from xaisim import models
-    from xaisim.data import loader, read_index
+    from xaisim.data import loader, num_classes, read_index
     from xaisim.io import atomic_path, write_json
 
     index = read_index(index_path)
-    num_classes = int(index["label"].max()) + 1
-    model = models.create(spec, num_classes)
+    classes = num_classes(index)
+    model = models.create(spec, classes)
     cfg = models.data_config(model, spec, image_size)
     train_loader = loader(
         index[index["split"] == "train"],
@@ -145,7 +145,7 @@ def train_model(
         device=device,
         amp=amp,
     )
-    metrics.update(arch=spec["arch"], num_classes=num_classes, input_size=list(cfg["input_size"]))
+    metrics.update(arch=spec["arch"], num_classes=classes, input_size=list(cfg["input_size"]))
     with atomic_path(weights_path) as tmp:
         save_model(model.cpu(), str(tmp))
     write_json(metrics, metrics_path)

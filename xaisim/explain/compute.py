@@ -59,7 +59,7 @@ def explain_model(
 ) -> np.ndarray:
     """Explain the subset with one model and method; write maps, ids, targets and parameters."""
     from xaisim import models
-    from xaisim.data import loader, read_index
+    from xaisim.data import loader, num_classes, read_index
     from xaisim.io import save_arrays
 
     METHODS.check_params(method, params, f"method {method_name!r}")
@@ -71,7 +71,7 @@ def explain_model(
     if missing:
         raise ValueError(f"{predictions_path}: no prediction for {len(missing)} explained images; rerun predict")
     targets = torch.as_tensor(preds.loc[rows["image_id"], target].to_numpy(), dtype=torch.long)
-    model = models.load_trained(spec, weights, int(index["label"].max()) + 1)
+    model = models.load_trained(spec, weights, num_classes(index))
     cfg = models.data_config(model, spec, image_size)
     torch.manual_seed(seed)
     batches = loader(rows, models.transform(cfg, train=False), batch_size, num_workers=num_workers)
