@@ -67,10 +67,11 @@ def check(config: dict[str, Any]) -> None:
             if name not in method_names:
                 raise ConfigError(f"{where}.methods.{name}: no method named {name!r} in methods: {sorted(method_names)}")
             _check_params(METHODS, method_names[name]["method"], params, f"{where}.methods.{name}")
-    for i, m in enumerate(config["methods"]):
-        _check_params(METHODS, m["method"], m.get("params", {}), f"config methods[{i}]")
-    for i, m in enumerate(config["metrics"]):
-        _check_params(METRICS, m["metric"], m.get("params", {}), f"config metrics[{i}]")
+    for section, key, registry in (("methods", "method", METHODS), ("metrics", "metric", METRICS)):
+        for i, m in enumerate(config[section]):
+            if m[key] not in registry.names():
+                raise ConfigError(f"config {section}[{i}].{key}: unknown {registry.kind} {m[key]!r}; known: {', '.join(registry.names())}")
+            _check_params(registry, m[key], m.get("params", {}), f"config {section}[{i}].params")
     data = config["data"]
     if data["source"] == "imagefolder":
         root = Path(data["path"])

@@ -7,11 +7,12 @@ image. Summaries over images: mean, unbiased std and distance = sqrt((1 - mean)^
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Annotated, Any, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import Field
 from torch import Tensor
 
 from xaisim.io import ArrayFile, save_arrays, write_csv
@@ -30,7 +31,7 @@ def cosine(maps: Tensor) -> Tensor:
 
 
 @register_metric("rbf")
-def rbf(maps: Tensor, *, sigma: float = 80.0) -> Tensor:
+def rbf(maps: Tensor, *, sigma: Annotated[float, Field(gt=0)] = 80.0) -> Tensor:
     """Gaussian kernel exp(-||a - b||^2 / (2 sigma^2)) of flattened maps."""
     per_image = maps.transpose(0, 1)
     sq = torch.cdist(per_image, per_image).square()

@@ -13,4 +13,11 @@ METHODS: Registry = Registry("explanation method")
 register_method = METHODS.register
 get_method = METHODS.get
 
+
+class Unsupported(Exception):
+    """Raised by a method for a model it cannot explain (e.g. attention rollout on a CNN).
+
+    The message is the reason, one line; the explain stage records it as a "not supported" outcome.
+    """
+
 from xaisim.explain import gradcam, integrated_gradients  # noqa: E402,F401  (registers methods)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 from captum.attr import IntegratedGradients
+from pydantic import Field
 from torch import Tensor, nn
 
 from xaisim.explain import register_method
@@ -15,11 +18,11 @@ def integrated_gradients(
     inputs: Tensor,
     targets: Tensor,
     *,
-    n_steps: int = 50,
+    n_steps: Annotated[int, Field(ge=1)] = 50,
     baseline: float = 0.0,
-    integration: str = "gausslegendre",
-    internal_batch_size: int = 128,
-    clip_percentiles: tuple[float, float] = (0.3, 99.7),
+    integration: Literal["gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"] = "gausslegendre",
+    internal_batch_size: Annotated[int, Field(ge=1)] = 128,
+    clip_percentiles: tuple[Annotated[float, Field(ge=0, le=100)], Annotated[float, Field(ge=0, le=100)]] = (0.3, 99.7),
     absolute: bool = False,
 ) -> Tensor:
     """Channel-summed IG from a constant ``baseline`` (in normalised input space), clipped per image
