@@ -1,30 +1,30 @@
 rule cluster:
     input:
-        distance="results/similarity/{method}/{metric}/distance.csv",
+        distance="results/similarity/{method}/{metric}/{variant}/distance.csv",
     output:
-        communities="results/clusters/{method}/{metric}/communities.csv",
+        communities="results/clusters/{method}/{metric}/{variant}/communities.csv",
         dendrogram=report(
-            "results/figures/{method}/{metric}/dendrogram.png",
+            "results/figures/{method}/{metric}/{variant}/dendrogram.png",
             caption="../report/dendrogram.rst",
             category="{method}",
-            subcategory="{metric}",
+            subcategory="{metric} ({variant})",
         ),
         louvain=report(
-            "results/figures/{method}/{metric}/louvain.png",
+            "results/figures/{method}/{metric}/{variant}/louvain.png",
             caption="../report/louvain.rst",
             category="{method}",
-            subcategory="{metric}",
+            subcategory="{metric} ({variant})",
         ),
         heatmap=report(
-            "results/figures/{method}/{metric}/heatmap.png",
+            "results/figures/{method}/{metric}/{variant}/heatmap.png",
             caption="../report/heatmap.rst",
             category="{method}",
-            subcategory="{metric}",
+            subcategory="{metric} ({variant})",
         ),
     log:
-        "results/logs/cluster/{method}/{metric}.log",
+        "results/logs/cluster/{method}/{metric}/{variant}.log",
     benchmark:
-        "results/benchmarks/cluster/{method}/{metric}.tsv"
+        "results/benchmarks/cluster/{method}/{metric}/{variant}.tsv"
     conda:
         "../envs/xaisim.yaml"
     resources:

@@ -6,6 +6,9 @@ from snakemake.utils import validate
 
 from xaisim.config import check, check_schema
 from xaisim.models import build_spec
+from xaisim.similarity.aggregate import VARIANTS
+from xaisim.similarity.aggregate import output_paths as similarity_paths
+from xaisim.similarity.settings import method_settings
 from xaisim.train import settings as train_settings
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -27,6 +30,7 @@ wildcard_constraints:
     model=_one_of(MODELS),
     method=_one_of(METHODS),
     metric=_one_of(METRICS),
+    variant=_one_of(VARIANTS),
 
 
 def canonical(value):
@@ -93,14 +97,41 @@ def explanation_files(wildcards):
     )
 
 
-def final_outputs():
-    per_pair = expand(
-        "results/figures/{method}/{metric}/{figure}.png",
-        method=METHODS,
-        metric=METRICS,
-        figure=["dendrogram", "louvain", "heatmap"],
+def similarity_settings(method):
+    """The method entry's normalise/grid/metrics, checked, with defaults filled in."""
+    i = list(METHODS).index(method)
+    return canonical(
+        method_settings(METHODS[method], config["metrics"], f"config methods[{i}]")
     )
-    return per_pair + [
-        "results/summary/accuracy.csv",
-        *expand("results/figures/{method}/examples.png", method=METHODS),
-    ]
+
+
+def similarity_params(method):
+    """Everything that determines a method's similarity outputs."""
+    keep = {"zero_maps", "bootstrap"}
+    stage = {k: v for k, v in config["similarity"].items() if k in keep}
+    settings = similarity_settings(method)
+    if settings["grid"] == "input":
+        stage["image_size"] = DATA["image_size"]
+    return canonical(
+        {**settings, **stage, "seed": config["seed"], "models": list(MODELS)}
+    )
+
+
+def method_metrics(method):
+    return list(similarity_settings(method)["metrics"])
+
+
+def final_outputs():
+    outputs = ["results/summary/accuracy.csv"]
+    for method in METHODS:
+        outputs += similarity_paths(
+            "results/similarity", method, method_metrics(method)
+        )
+        outputs += expand(
+            "results/figures/{method}/{metric}/all/{figure}.png",
+            method=method,
+            metric=method_metrics(method),
+            figure=["dendrogram", "louvain", "heatmap"],
+        )
+        outputs.append(f"results/figures/{method}/examples.png")
+    return outputs

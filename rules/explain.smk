@@ -51,5 +51,7 @@ rule plot_examples:
     params:
         models=list(MODELS),
         n_images=8,
+        normalise=lambda w: similarity_settings(w.method)["normalise"],
+        image_size=DATA["image_size"],
     script:
         "../scripts/plot_examples.py"

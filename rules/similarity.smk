@@ -1,24 +1,30 @@
-rule similarity:
-    input:
-        explanation_files,
-    output:
-        per_image="results/similarity/{method}/{metric}/per_image.safetensors",
-        mean="results/similarity/{method}/{metric}/mean.csv",
-        std="results/similarity/{method}/{metric}/std.csv",
-        distance="results/similarity/{method}/{metric}/distance.csv",
-    log:
-        "results/logs/similarity/{method}/{metric}.log",
-    benchmark:
-        "results/benchmarks/similarity/{method}/{metric}.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    threads: 1
-    resources:
-        **resources("similarity", mem_mb=4000, runtime=60),
-    params:
-        models=list(MODELS),
-        metric=metric_key,
-        metric_params=metric_params,
-        chunk_size=config["similarity"]["chunk_size"],
-    script:
-        "../scripts/similarity.py"
+# One job per method: every metric of the method in one pass over the models' maps.
+for _method in METHODS:
+
+    rule:
+        name:
+            "similarity_" + re.sub(r"\W", "_", _method)
+        input:
+            maps=expand(
+                "results/explanations/{method}/{model}.safetensors",
+                method=_method,
+                model=MODELS,
+            ),
+            predictions=expand("results/predictions/{model}.csv", model=MODELS),
+        output:
+            similarity_paths("results/similarity", _method, method_metrics(_method)),
+        log:
+            f"results/logs/similarity/{_method}.log",
+        benchmark:
+            f"results/benchmarks/similarity/{_method}.tsv"
+        conda:
+            "../envs/xaisim.yaml"
+        threads: config["threads"]
+        resources:
+            **resources("similarity", mem_mb=4000, runtime=60),
+        params:
+            method=_method,
+            similarity=similarity_params(_method),
+            chunk_size=config["similarity"]["chunk_size"],
+        script:
+            "../scripts/similarity.py"

@@ -12,7 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from xaisim.explain import get_method
-from xaisim.explain.gradcam import gradcam, gradcam_native, resolve_layer
+from xaisim.explain.gradcam import gradcam_native, resolve_layer
+from xaisim.similarity import normalise
+from xaisim.similarity.stream import prepare
 
 pytest.importorskip("pytorch_grad_cam")
 from pytorch_grad_cam import GradCAM  # noqa: E402
@@ -36,6 +38,12 @@ MODELS: dict[str, tuple[str, dict, tuple[int, int], str]] = {
 }
 
 _cache: dict[str, nn.Module] = {}
+THESIS = normalise.parse(["minmax", "resize", "minmax"], "normalise")
+
+
+def gradcam(model: nn.Module, x: Tensor, y: Tensor, **params) -> Tensor:
+    """The registered (raw) GradCAM through the thesis' similarity-stage recipe, as pytorch-grad-cam returns it."""
+    return prepare(get_method("gradcam")(model, x, y, **params), THESIS, tuple(x.shape[-2:]))
 
 
 def make(key: str) -> nn.Module:
@@ -119,7 +127,8 @@ def test_shapes_range_and_native_size(key: str, native: tuple[int, int]) -> None
     model, x = make(key), batch(key, 2)
     y = TARGETS[:2]
     assert gradcam_native(model, x, y).shape == (2, *native)
-    out = get_method("gradcam")(model, x, y)
+    torch.testing.assert_close(get_method("gradcam")(model, x, y), gradcam_native(model, x, y), rtol=0, atol=0)
+    out = gradcam(model, x, y)
     assert out.shape == (2, *x.shape[-2:])
     assert out.dtype == torch.float32 and out.device == x.device
     assert torch.isfinite(out).all()

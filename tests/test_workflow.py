@@ -45,40 +45,50 @@ def test_explanations_have_the_subset_shape_and_predicted_targets(run):
     for method in ("gradcam", "ig"):
         for model in ("resnet", "vit"):
             f = ArrayFile(run / f"results/explanations/{method}/{model}.safetensors")
-            maps = f.read("maps")
-            assert maps.shape == (len(subset), size, size) and np.isfinite(maps).all()
+            maps = f.read("maps")  # raw, at the method's native grid
+            assert maps.shape == (len(subset), *f.meta["grid"]) and np.isfinite(maps).all()
+            assert f.meta["grid"] == ([size, size] if method == "ig" else [4, 4])
             assert f.meta["image_ids"] == list(subset["image_id"])
             preds = pd.read_csv(run / f"results/predictions/{model}.csv", dtype={"image_id": str}).set_index("image_id")
             assert (f.read("targets") == preds.loc[subset["image_id"], "pred"].to_numpy()).all()
-            if method == "gradcam":
-                assert maps.min() >= 0 and maps.max() <= 1
-                assert (maps.reshape(len(maps), -1).max(1) > 0).any()
+            if method == "gradcam":  # after its ReLU, un-normalised
+                assert maps.min() >= 0 and (maps.reshape(len(maps), -1).max(1) > 0).any()
+            else:
+                assert (maps < 0).any()
 
 
 @pytest.mark.parametrize("method", ["gradcam", "ig"])
 @pytest.mark.parametrize("metric", ["cosine", "rbf"])
 def test_similarity_matrices_are_symmetric_with_zero_self_distance(run, method, metric):
     base = run / f"results/similarity/{method}/{metric}"
-    mean, std, dist = (read_matrix(base / f"{k}.csv") for k in ("mean", "std", "distance"))
-    for m in (mean, std, dist):
+    mean, std, dist, low, high = (read_matrix(base / f"all/{k}.csv") for k in ("mean", "std", "distance", "ci_low", "ci_high"))
+    for m in (mean, std, dist, low, high):
         assert list(m.index) == list(m.columns) == ["resnet", "vit"]
         assert np.isfinite(m.to_numpy()).all() and np.allclose(m, m.T)
     np.testing.assert_allclose(dist, np.hypot(1 - mean, std), atol=1e-7)
-    for model in ("resnet", "vit"):
-        maps = ArrayFile(run / f"results/explanations/{method}/{model}.safetensors").read("maps")
-        if metric == "rbf" or (maps.reshape(len(maps), -1) != 0).any(1).all():
-            assert dist.loc[model, model] == pytest.approx(0, abs=1e-6)
+    assert (low.to_numpy() <= mean.to_numpy() + 1e-9).all() and (mean.to_numpy() <= high.to_numpy() + 1e-9).all()
+    for model in ("resnet", "vit"):  # zero maps are excluded: every model is at distance 0 from itself
+        assert dist.loc[model, model] == pytest.approx(0, abs=1e-6)
     sims = ArrayFile(base / "per_image.safetensors").read("similarity")
-    np.testing.assert_allclose(sims.mean(0), mean, atol=1e-7)
+    np.testing.assert_allclose(np.nanmean(sims, 0), mean, atol=1e-7)
+    matching = read_matrix(base / "matching/mean.csv")
+    preds = [pd.read_csv(run / f"results/predictions/{m}.csv", dtype={"image_id": str}).set_index("image_id")
+             for m in ("resnet", "vit")]
+    ids = ArrayFile(base / "per_image.safetensors").meta["image_ids"]
+    same = preds[0].loc[ids, "pred"].to_numpy() == preds[1].loc[ids, "pred"].to_numpy()
+    want = np.nanmean(sims[same, 0, 1]) if same.any() else np.nan
+    np.testing.assert_allclose(matching.loc["resnet", "vit"], want, atol=1e-7)
+    zero = pd.read_csv(run / f"results/similarity/{method}/zero_maps.csv")
+    assert list(zero["model"]) == ["resnet", "vit"] and (zero["images"] == len(ids)).all()
 
 
 def test_clusters_figures_and_report(run):
     for method in ("gradcam", "ig"):
         for metric in ("cosine", "rbf"):
-            table = pd.read_csv(run / f"results/clusters/{method}/{metric}/communities.csv")
+            table = pd.read_csv(run / f"results/clusters/{method}/{metric}/all/communities.csv")
             assert sorted(table["model"]) == ["resnet", "vit"]
             for fig in ("dendrogram", "louvain", "heatmap"):
-                png = run / f"results/figures/{method}/{metric}/{fig}.png"
+                png = run / f"results/figures/{method}/{metric}/all/{fig}.png"
                 assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     accuracy = pd.read_csv(run / "results/summary/accuracy.csv")
     assert list(accuracy["model"]) == ["resnet", "vit"] and accuracy["val_accuracy"].between(0, 1).all()
@@ -91,13 +101,23 @@ def test_a_finished_run_has_nothing_to_do(run):
     assert "Nothing to be done" in snakemake(run, "-n").stdout
 
 
+def test_changing_a_normalisation_reruns_no_explanation(run, tmp_path):
+    """The thesis' IG "absolute value" run: similarity and what follows only."""
+    config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+    config["methods"][1]["normalise"] = ["percentile", "abs", "resize"]
+    changed = tmp_path / "abs.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    out = snakemake(run, "-n", configfile=changed).stdout
+    assert job_counts(out) == {"plot_examples": 1, "similarity_ig": 1, "cluster": 2, "all": 1}
+
+
 def test_changing_one_method_setting_reruns_only_that_methods_jobs(run, tmp_path):
     config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
     config["methods"][1]["params"]["n_steps"] = 6
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
     out = snakemake(run, "-n", configfile=changed).stdout
-    assert job_counts(out) == {"explain": 2, "plot_examples": 1, "similarity": 2, "cluster": 2, "all": 1}
+    assert job_counts(out) == {"explain": 2, "plot_examples": 1, "similarity_ig": 1, "cluster": 2, "all": 1}
     assert "results/explanations/ig/resnet.safetensors" in out
     assert "results/explanations/gradcam" not in out
 
@@ -106,7 +126,7 @@ def test_thesis_preset_builds_its_dag(tmp_path):
     out = snakemake(tmp_path, "-n", configfile=REPO / "configs" / "imagenette2.yaml").stdout
     counts = job_counts(out)
     assert counts["download"] == 1 and counts["train"] == 14 and counts["explain"] == 28
-    assert counts["similarity"] == 4 and counts["cluster"] == 4
+    assert counts["similarity_GradCAM"] == counts["similarity_IntegratedGradients"] == 1 and counts["cluster"] == 4
 
 
 def test_a_bad_config_fails_before_any_job_with_one_clear_line(tmp_path):

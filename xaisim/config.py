@@ -47,6 +47,7 @@ def check(config: dict[str, Any]) -> None:
     from xaisim.explain import METHODS
     from xaisim.models import check_arch
     from xaisim.similarity import METRICS
+    from xaisim.similarity.settings import method_settings
 
     for section in ("models", "methods", "metrics"):
         _unique(config[section], section)
@@ -72,6 +73,11 @@ def check(config: dict[str, Any]) -> None:
             if m[key] not in registry.names():
                 raise ConfigError(f"config {section}[{i}].{key}: unknown {registry.kind} {m[key]!r}; known: {', '.join(registry.names())}")
             _check_params(registry, m[key], m.get("params", {}), f"config {section}[{i}].params")
+    for i, m in enumerate(config["methods"]):
+        try:
+            method_settings(m, config["metrics"], f"config methods[{i}]")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     data = config["data"]
     if data["source"] == "imagefolder":
         root = Path(data["path"])

@@ -66,7 +66,8 @@ class Registry(Generic[F]):
             checked = model.model_validate(params)
         except pydantic.ValidationError as err:
             first = err.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
+            # the field and its list/tuple indices; pydantic's union-member tags are left out
+            field = ".".join(str(p) for p in first["loc"][:1] + tuple(p for p in first["loc"][1:] if isinstance(p, int)))
             raise ValueError(
                 f"{where}.{field}: {first['msg']} (got {first.get('input')!r}) for {self.kind} {name!r}"
             ) from None

@@ -3,8 +3,9 @@
     fn(model, inputs, targets, **params) -> maps
 
 with ``inputs`` a normalised batch (B, 3, H, W) on the model's device, ``targets`` the class
-indices (B,), and ``maps`` a float32 tensor (B, H, W) at the input resolution, post-processed the
-way the method defines (GradCAM: ReLU + per-image min-max; IG: channel sum + percentile clip).
+indices (B,), and ``maps`` a float32 tensor (B, h, w) of RAW attributions (signed, un-normalised)
+at the method's native grid (GradCAM: the layer's grid after its ReLU; pixel methods: H x W).
+Normalisation and resizing are the similarity stage's (``normalise``/``grid`` of a method entry).
 """
 
 from xaisim.registry import Registry

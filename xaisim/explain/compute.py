@@ -1,4 +1,9 @@
-"""Run one registered method over the explained subset of one model and store the maps."""
+"""Run one registered method over the explained subset of one model and store its raw maps.
+
+Maps are stored as the method returns them: raw (signed, un-normalised) at the method's native
+grid (GradCAM: the layer's; pixel methods: the model's input size), metadata ``grid`` = [h, w].
+Normalisation and resizing to a common grid belong to the similarity stage.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -21,10 +25,9 @@ def explain(
     targets: torch.Tensor,
     method: str,
     params: dict[str, Any],
-    map_size: int,
     device: torch.device,
 ) -> np.ndarray:
-    """Maps (N, map_size, map_size) float32 for every image of ``loader`` and its target class."""
+    """Raw maps (N, h, w) float32 at the method's native grid for every image of ``loader``."""
     fn = METHODS.get(method)
     model.to(device).eval()
     out, start = [], 0
@@ -32,8 +35,8 @@ def explain(
         t = targets[start : start + len(x)].to(device)
         start += len(x)
         maps = fn(model, x.to(device), t, **params).detach().float()
-        if maps.shape[-2:] != (map_size, map_size):
-            maps = F.interpolate(maps[:, None], size=(map_size, map_size), mode="bilinear", align_corners=False)[:, 0]
+        if out and maps.shape[1:] != out[0].shape[1:]:
+            raise RuntimeError(f"{method}: maps of {tuple(maps.shape[1:])} after {tuple(out[0].shape[1:])}; the grid must not change")
         out.append(maps.cpu().numpy())
     return np.concatenate(out).astype(np.float32, copy=False)
 
@@ -75,11 +78,11 @@ def explain_model(
     cfg = models.data_config(model, spec, image_size)
     torch.manual_seed(seed)
     batches = loader(rows, models.transform(cfg, train=False), batch_size, num_workers=num_workers)
-    maps = explain(model, batches, targets, method, params, image_size, device)
+    maps = explain(model, batches, targets, method, params, device)
     save_arrays(
         out_path,
         {"maps": maps, "targets": targets.numpy()},
         {"image_ids": list(rows["image_id"]), "model": model_name, "method": method_name,
-         "method_key": method, "params": params, "target": target},
+         "method_key": method, "params": params, "target": target, "grid": list(maps.shape[1:])},
     )
     return maps

@@ -1,11 +1,9 @@
 """Batched GradCAM for timm models with pytorch-grad-cam semantics.
 
 For the chosen layer with activations ``A`` (channels ``c``) and ``dy_t/dA`` (``y_t`` the logit of
-the target class): ``cam = ReLU(sum_c mean_xy(dy_t/dA_c) * A_c)``, bilinearly upsampled to the
-input size and min-max normalised per image to [0, 1]. As in pytorch-grad-cam, the map is
-normalised, resized (half-pixel bilinear, like cv2's) and normalised again: normalising first keeps
-a constant map exactly zero (upsampling adds rounding noise that a single late min-max would blow
-up), the second pass makes the resized map span exactly [0, 1].
+the target class): ``cam = ReLU(sum_c mean_xy(dy_t/dA_c) * A_c)`` at the layer's grid, raw.
+pytorch-grad-cam's post-processing (min-max, half-pixel bilinear upsampling, min-max) is the
+similarity stage's normalisation ``[minmax, resize, minmax]``.
 
 The layer's output may be NCHW (CNNs), NHWC (timm Swin stages) or tokens ``(B, N, C)`` (ViT/DeiT);
 :func:`activation_to_nchw` brings all three to NCHW.
@@ -16,7 +14,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from xaisim.explain import register_method
@@ -144,16 +141,7 @@ def gradcam_native(
     return torch.relu((weights * act).sum(dim=1))
 
 
-def _minmax(maps: Tensor) -> Tensor:
-    """Per-map min-max scaling to [0, 1]; constant maps become zeros."""
-    maps = maps - maps.amin(dim=(1, 2), keepdim=True)
-    top = maps.amax(dim=(1, 2), keepdim=True)
-    return maps / torch.where(top > 0, top, torch.ones_like(top))
-
-
 @register_method("gradcam")
 def gradcam(model: nn.Module, inputs: Tensor, targets: Tensor, *, layer: Layer = "auto") -> Tensor:
-    """GradCAM maps (B, H, W) in [0, 1] at the input resolution; see :func:`resolve_layer`."""
-    cam = _minmax(gradcam_native(model, inputs, targets, layer))
-    cam = F.interpolate(cam[:, None], size=inputs.shape[-2:], mode="bilinear", align_corners=False)
-    return _minmax(cam[:, 0])
+    """Raw GradCAM maps (B, h, w) at the layer's grid; see :func:`resolve_layer`."""
+    return gradcam_native(model, inputs, targets, layer)

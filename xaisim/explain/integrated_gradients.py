@@ -1,4 +1,4 @@
-"""Integrated Gradients through captum, post-processed as in the thesis."""
+"""Integrated Gradients through captum: raw channel-summed attributions at the input size."""
 
 from __future__ import annotations
 
@@ -22,12 +22,10 @@ def integrated_gradients(
     baseline: float = 0.0,
     integration: Literal["gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"] = "gausslegendre",
     internal_batch_size: Annotated[int, Field(ge=1)] = 128,
-    clip_percentiles: tuple[Annotated[float, Field(ge=0, le=100)], Annotated[float, Field(ge=0, le=100)]] = (0.3, 99.7),
-    absolute: bool = False,
 ) -> Tensor:
-    """Channel-summed IG from a constant ``baseline`` (in normalised input space), clipped per image
-    to ``clip_percentiles`` and divided by its largest absolute value; ``absolute`` takes |IG| first.
-    ``internal_batch_size`` bounds memory: model evaluations per forward pass."""
+    """Channel-summed IG (raw, signed) from a constant ``baseline`` (in normalised input space).
+    ``internal_batch_size`` bounds memory: model evaluations per forward pass. The thesis' clip at
+    0.3/99.7 % and division by max |x| is the similarity stage's normalisation ``percentile``."""
     ig = IntegratedGradients(model)
     attr = ig.attribute(
         inputs,
@@ -37,12 +35,4 @@ def integrated_gradients(
         method=integration,
         internal_batch_size=internal_batch_size,
     )
-    maps = attr.sum(1).float()
-    if absolute:
-        maps = maps.abs()
-    flat = maps.flatten(1)
-    q = torch.tensor(clip_percentiles, dtype=flat.dtype, device=flat.device) / 100
-    lo, hi = torch.quantile(flat, q, dim=1)
-    maps = torch.maximum(torch.minimum(maps, hi[:, None, None]), lo[:, None, None])
-    scale = maps.abs().amax(dim=(1, 2), keepdim=True)
-    return torch.where(scale > 0, maps / scale.clamp_min(torch.finfo(maps.dtype).tiny), torch.zeros_like(maps))
+    return attr.sum(1).float()
