@@ -1,25 +1,22 @@
-"""Benchmarks with targets: the quickstart wall time and streamed similarity speed and memory.
+"""Benchmark with targets: the quickstart wall time (similarity: bench/similarity.py).
 
-    .venv/bin/python bench/run.py [quickstart] [similarity]
+    .venv/bin/python bench/run.py [quickstart]
 
 Prints one line per measurement with its target; exits 1 if a target is missed.
 """
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART_TARGET_S = 600
-SIMILARITY_TARGET_S = 60
 
 
 def quickstart() -> bool:
@@ -46,33 +43,7 @@ def quickstart() -> bool:
     return ok
 
 
-def similarity(models: int = 14, images: int = 256, size: int = 112, chunk: int = 32) -> bool:
-    """Cosine and RBF over M model files of N maps each, streamed in chunks; time and peak memory."""
-    from xaisim.io import save_arrays
-    from xaisim.similarity import per_image
-
-    rng = np.random.default_rng(0)
-    ids = [f"img{i}" for i in range(images)]
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for m in range(models):
-            paths.append(f"{tmp}/m{m}.safetensors")
-            save_arrays(paths[-1], {"maps": rng.random((images, size, size), dtype=np.float32)}, {"image_ids": ids})
-        data_mb = models * images * size * size * 4 / 2**20
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        start = time.perf_counter()
-        for metric, params in (("cosine", {}), ("rbf", {"sigma": 40.0})):
-            per_image(paths, metric, params, chunk)
-        seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    ok = seconds <= SIMILARITY_TARGET_S
-    print(f"similarity: {models} models x {images} maps of {size}x{size} ({data_mb:.0f} MiB on disk), cosine+rbf "
-          f"in {seconds:.1f} s (target <= {SIMILARITY_TARGET_S} s), peak RSS {peak:.0f} MiB (before {before:.0f}): "
-          f"{'PASS' if ok else 'FAIL'}")
-    return ok
-
-
 if __name__ == "__main__":
-    chosen = sys.argv[1:] or ["similarity", "quickstart"]
+    chosen = sys.argv[1:] or ["quickstart"]
     results = [globals()[name]() for name in chosen]
     sys.exit(0 if all(results) else 1)

@@ -23,6 +23,7 @@ rule explain:
         batch_size=config["explain"]["batch_size"],
         num_workers=config["explain"]["num_workers"],
         target=config["explain"]["target"],
+        dtype=config["explain"]["dtype"],
         seed=config["seed"],
         device=config["device"],
     script:

@@ -17,6 +17,7 @@ explain_model(
     batch_size=p.batch_size,
     num_workers=p.num_workers,
     target=p.target,
+    dtype=p.dtype,
     seed=p.seed,
     device=device,
     out_path=snakemake.output[0],

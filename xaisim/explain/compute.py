@@ -56,11 +56,12 @@ def explain_model(
     batch_size: int,
     num_workers: int = 0,
     target: str,
+    dtype: str = "float32",
     seed: int,
     device: torch.device,
     out_path: str,
 ) -> np.ndarray:
-    """Explain the subset with one model and method; write maps, ids, targets and parameters."""
+    """Explain the subset with one model and method; write maps (stored as ``dtype``), ids, targets, parameters."""
     from xaisim import models
     from xaisim.data import loader, num_classes, read_index
     from xaisim.io import save_arrays
@@ -81,7 +82,7 @@ def explain_model(
     maps = explain(model, batches, targets, method, params, device)
     save_arrays(
         out_path,
-        {"maps": maps, "targets": targets.numpy()},
+        {"maps": maps.astype(dtype), "targets": targets.numpy()},
         {"image_ids": list(rows["image_id"]), "model": model_name, "method": method_name,
          "method_key": method, "params": params, "target": target, "grid": list(maps.shape[1:])},
     )
