@@ -17,6 +17,15 @@ include: "rules/similarity.smk"
 include: "rules/cluster.smk"
 
 
+# On a cluster these run on the submitting node (cheap; the download's are in rules/data.smk).
+localrules:
+    all,
+    explain_subset,
+    accuracy,
+    plot_examples,
+    cluster,
+
+
 rule all:
     default_target: True
     input:

@@ -31,5 +31,6 @@ rule cluster:
         **resources("cluster", mem_mb=1000, runtime=10),
     params:
         cluster=canonical(config["cluster"]),
+        code=code("scripts/cluster.py"),
     script:
         "../scripts/cluster.py"

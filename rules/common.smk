@@ -1,25 +1,43 @@
+import hashlib
 import re
 from pathlib import Path
 from urllib.parse import urlparse
 
 from snakemake.utils import validate
 
-from xaisim.config import check, check_schema
-from xaisim.models import build_spec
-from xaisim.similarity.aggregate import VARIANTS
-from xaisim.similarity.aggregate import output_paths as similarity_paths
-from xaisim.similarity.settings import method_settings
-from xaisim.train import settings as train_settings
+from xaisim.config import check_paths, check_schema
+from xaisim.workflow import code_hash, folder_digest, resolved_config
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 check_schema(config, SCHEMA)  # one-line messages for the common mistakes
 validate(config, "../schemas/config.schema.yaml")  # fills in the schema's defaults
-check(config)
+check_paths(config)
+
+
+def _resolve():
+    # imports torch and timm: only when the cache below misses
+    from xaisim.config import resolve
+
+    return resolve
+
+
+# Checked config with every default filled in, cached in .snakemake/ per config and code version.
+RESOLVED = resolved_config(config, _resolve, Path(".snakemake") / "xaisim")
 
 MODELS = {m["name"]: m for m in config["models"]}
 METHODS = {m["name"]: m for m in config["methods"]}
 METRICS = {m["name"]: m for m in config["metrics"]}
 DATA = config["data"]
+
+# CACHING CONVENTION, followed by every rule (tests/test_caching.py checks the effects)
+# - params hold exactly what determines the outputs, with defaults filled in (from RESOLVED or the
+#   schema), plus `code=code("scripts/<script>.py")`, the hash of the script and the xaisim modules
+#   it imports (xaisim.workflow.code_hash). Jobs running a registered method or metric pass its key
+#   (`code(script, method_key)`), so editing another method's module does not rerun them.
+# - Performance knobs (DataLoader workers, inference batch sizes, chunk sizes, device, threads) never
+#   go into params: they are resources (`num_workers`, `batch_size`, `chunk_size`, `device`), which
+#   scripts read as snakemake.resources.<name>; threads count the DataLoader workers.
+# - Data is an input: files through input, an image folder through its digest in params.
 
 
 def _one_of(names):
@@ -30,7 +48,7 @@ wildcard_constraints:
     model=_one_of(MODELS),
     method=_one_of(METHODS),
     metric=_one_of(METRICS),
-    variant=_one_of(VARIANTS),
+    variant=_one_of(RESOLVED["variants"]),
 
 
 def canonical(value):
@@ -42,33 +60,86 @@ def canonical(value):
     return value
 
 
-def resources(rule, **defaults):
-    """Snakemake resources of a rule: built-in defaults, overridden by config `resources.<rule>`."""
-    return {**defaults, **config["resources"].get(rule, {})}
+def code(script, *keys):
+    """Params entry `code`: hash of `script` and the xaisim modules it uses.
+
+    `keys`: the registered methods/metrics the job runs, or one function of the wildcards giving
+    the job's one (then `code` is a function too).
+    """
+    if keys and callable(keys[0]):
+        return lambda wildcards: code_hash(script, keys[0](wildcards))
+    return code_hash(script, *keys)
+
+
+def resources(rule, gpu=False, **defaults):
+    """Snakemake resources of a rule: built-in defaults, overridden by config `resources.<rule>`.
+
+    SLURM gets `cpus_per_task` = the rule's threads; `gpu=True` rules ask for one GPU unless the
+    config's `device` is `cpu`."""
+    own = {"cpus_per_task": lambda wildcards, threads: threads}
+    if gpu:
+        own["gpu"] = 0 if config["device"] == "cpu" else 1
+    return {**own, **defaults, **config["resources"].get(rule, {})}
+
+
+def torch_threads(workers=0):
+    """CPUs of a torch job: its torch threads plus its DataLoader worker processes."""
+    if callable(workers):
+        return lambda wildcards: config["threads"] + workers(wildcards)
+    return config["threads"] + workers
 
 
 def archive_name():
     return Path(urlparse(DATA["url"]).path).name
 
 
+def archive_key():
+    """The extraction folder's name: the archive's checksum (or its URL's hash without one)."""
+    checksum = DATA.get("sha256") or DATA.get("md5")
+    return checksum or f"url-{hashlib.sha256(DATA['url'].encode()).hexdigest()[:16]}"
+
+
 def data_inputs(wildcards):
-    return [f"resources/{archive_name()}"] if DATA["source"] == "url" else []
+    if DATA["source"] == "url":
+        return [f"resources/data/{archive_key()}/manifest.tsv"]
+    return []
 
 
 def data_params():
-    """The data slice that determines the index (not the explained subset)."""
-    keep = {"source", "image_size", "val_fraction", "path", "url", "subdir"}
-    return canonical({k: v for k, v in DATA.items() if k in keep})
+    """The data slice that determines the index: the keys its source uses, defaults filled in."""
+    used = {
+        "digits": ("image_size", "val_fraction"),
+        "imagefolder": ("path",),
+        "url": ("subdir",),
+    }[DATA["source"]]
+    params = {"source": DATA["source"], **{k: DATA[k] for k in used if k in DATA}}
+    if DATA["source"] == "digits":
+        params["seed"] = config["seed"]
+    if DATA["source"] == "imagefolder":
+        params["content"] = folder_digest(DATA["path"])
+    if DATA["source"] == "url":
+        params["archive"] = archive_key()
+    return canonical(params)
 
 
 def model_spec(wildcards):
-    return canonical(build_spec(MODELS[wildcards.model]))
+    return RESOLVED["models"][wildcards.model]["spec"]
+
+
+def pretrained_input(wildcards):
+    """A local `pretrained_file` is an input of training: a new file retrains."""
+    path = MODELS[wildcards.model].get("pretrained_file")
+    return [path] if path else []
 
 
 def train_params(wildcards):
-    return canonical(
-        train_settings(config["train"], MODELS[wildcards.model].get("train"))
-    )
+    """Training settings that determine the weights (loader workers are a knob, see train_workers)."""
+    settings = RESOLVED["models"][wildcards.model]["train"]
+    return {k: v for k, v in settings.items() if k != "num_workers"}
+
+
+def train_workers(wildcards):
+    return RESOLVED["models"][wildcards.model]["train"]["num_workers"]
 
 
 def method_key(wildcards):
@@ -76,17 +147,8 @@ def method_key(wildcards):
 
 
 def method_params(wildcards):
-    """The method's params, overridden by the model's own `methods.<name>` entry."""
-    own = MODELS[wildcards.model].get("methods", {}).get(wildcards.method, {})
-    return canonical({**METHODS[wildcards.method].get("params", {}), **own})
-
-
-def metric_key(wildcards):
-    return METRICS[wildcards.metric]["metric"]
-
-
-def metric_params(wildcards):
-    return canonical(METRICS[wildcards.metric].get("params", {}))
+    """The method's params, overridden by the model's own `methods.<name>` entry, defaults filled in."""
+    return RESOLVED["models"][wildcards.model]["methods"][wildcards.method]
 
 
 def explanation_files(wildcards):
@@ -99,10 +161,11 @@ def explanation_files(wildcards):
 
 def similarity_settings(method):
     """The method entry's normalise/grid/metrics, checked, with defaults filled in."""
-    i = list(METHODS).index(method)
-    return canonical(
-        method_settings(METHODS[method], config["metrics"], f"config methods[{i}]")
-    )
+    return RESOLVED["similarity"][method]["settings"]
+
+
+def similarity_paths(method):
+    return RESOLVED["similarity"][method]["outputs"]
 
 
 def similarity_params(method):
@@ -117,6 +180,13 @@ def similarity_params(method):
     )
 
 
+def metric_keys(method):
+    """The registered metrics a method's similarity job runs."""
+    return sorted(
+        {metric for metric, _ in similarity_settings(method)["metrics"].values()}
+    )
+
+
 def method_metrics(method):
     return list(similarity_settings(method)["metrics"])
 
@@ -124,9 +194,7 @@ def method_metrics(method):
 def final_outputs():
     outputs = ["results/summary/accuracy.csv"]
     for method in METHODS:
-        outputs += similarity_paths(
-            "results/similarity", method, method_metrics(method)
-        )
+        outputs += similarity_paths(method)
         outputs += expand(
             "results/figures/{method}/{metric}/all/{figure}.png",
             method=method,

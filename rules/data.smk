@@ -1,8 +1,13 @@
 if DATA["source"] == "url":
 
+    # compute nodes often have no internet
+    localrules:
+        download,
+        extract,
+
     rule download:
         output:
-            protected(f"resources/{archive_name()}"),
+            f"resources/{archive_name()}",
         log:
             "results/logs/download.log",
         benchmark:
@@ -15,8 +20,27 @@ if DATA["source"] == "url":
             url=DATA.get("url"),
             md5=DATA.get("md5"),
             sha256=DATA.get("sha256"),
+            code=code("scripts/download.py"),
         script:
             "../scripts/download.py"
+
+    rule extract:
+        input:
+            f"resources/{archive_name()}",
+        output:
+            f"resources/data/{archive_key()}/manifest.tsv",
+        log:
+            "results/logs/extract.log",
+        benchmark:
+            "results/benchmarks/extract.tsv"
+        conda:
+            "../envs/xaisim.yaml"
+        resources:
+            **resources("extract", mem_mb=1000, runtime=60),
+        params:
+            code=code("scripts/extract.py"),
+        script:
+            "../scripts/extract.py"
 
 
 rule prepare_data:
@@ -34,7 +58,7 @@ rule prepare_data:
         **resources("prepare_data", mem_mb=2000, runtime=60),
     params:
         data=data_params(),
-        seed=config["seed"],
+        code=code("scripts/prepare_data.py"),
     script:
         "../scripts/prepare_data.py"
 
@@ -55,5 +79,6 @@ rule explain_subset:
     params:
         n_images=DATA["explain_images"],
         seed=config["seed"],
+        code=code("scripts/explain_subset.py"),
     script:
         "../scripts/explain_subset.py"

@@ -12,20 +12,26 @@ rule explain:
         "results/benchmarks/explain/{method}/{model}.tsv"
     conda:
         "../envs/xaisim.yaml"
-    threads: config["threads"]
+    threads: torch_threads(config["explain"]["num_workers"])
     resources:
-        **resources("explain", mem_mb=8000, runtime=120),
+        **resources(
+            "explain",
+            gpu=True,
+            mem_mb=8000,
+            runtime=120,
+            batch_size=config["explain"]["batch_size"],
+            num_workers=config["explain"]["num_workers"],
+            device=config["device"],
+        ),
     params:
         spec=model_spec,
         method=method_key,
         method_params=method_params,
         image_size=DATA["image_size"],
-        batch_size=config["explain"]["batch_size"],
-        num_workers=config["explain"]["num_workers"],
         target=config["explain"]["target"],
         dtype=config["explain"]["dtype"],
         seed=config["seed"],
-        device=config["device"],
+        code=code("scripts/explain.py", method_key),
     script:
         "../scripts/explain.py"
 
@@ -54,5 +60,6 @@ rule plot_examples:
         n_images=8,
         normalise=lambda w: similarity_settings(w.method)["normalise"],
         image_size=DATA["image_size"],
+        code=code("scripts/plot_examples.py"),
     script:
         "../scripts/plot_examples.py"

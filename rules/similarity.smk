@@ -12,7 +12,7 @@ for _method in METHODS:
             ),
             predictions=expand("results/predictions/{model}.csv", model=MODELS),
         output:
-            similarity_paths("results/similarity", _method, method_metrics(_method)),
+            similarity_paths(_method),
         log:
             f"results/logs/similarity/{_method}.log",
         benchmark:
@@ -21,10 +21,15 @@ for _method in METHODS:
             "../envs/xaisim.yaml"
         threads: config["threads"]
         resources:
-            **resources("similarity", mem_mb=4000, runtime=60),
+            **resources(
+                "similarity",
+                mem_mb=4000,
+                runtime=60,
+                chunk_size=config["similarity"]["chunk_size"],
+            ),
         params:
             method=_method,
             similarity=similarity_params(_method),
-            chunk_size=config["similarity"]["chunk_size"],
+            code=code("scripts/similarity.py", *metric_keys(_method)),
         script:
             "../scripts/similarity.py"

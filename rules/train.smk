@@ -1,6 +1,7 @@
 rule train:
     input:
         index="results/data/index.csv",
+        pretrained=pretrained_input,
     output:
         weights="results/models/{model}/weights.safetensors",
         metrics="results/models/{model}/metrics.json",
@@ -10,16 +11,23 @@ rule train:
         "results/benchmarks/train/{model}.tsv"
     conda:
         "../envs/xaisim.yaml"
-    threads: config["threads"]
+    threads: torch_threads(train_workers)
     resources:
-        **resources("train", mem_mb=8000, runtime=120),
+        **resources(
+            "train",
+            gpu=True,
+            mem_mb=8000,
+            runtime=120,
+            num_workers=train_workers,
+            device=config["device"],
+        ),
     params:
         spec=model_spec,
         train=train_params,
         image_size=DATA["image_size"],
         seed=config["seed"],
-        device=config["device"],
         amp=config["amp"],
+        code=code("scripts/train.py"),
     script:
         "../scripts/train.py"
 
@@ -36,16 +44,22 @@ rule predict:
         "results/benchmarks/predict/{model}.tsv"
     conda:
         "../envs/xaisim.yaml"
-    threads: config["threads"]
+    threads: torch_threads(config["explain"]["num_workers"])
     resources:
-        **resources("predict", mem_mb=4000, runtime=30),
+        **resources(
+            "predict",
+            gpu=True,
+            mem_mb=4000,
+            runtime=30,
+            batch_size=config["explain"]["batch_size"],
+            num_workers=config["explain"]["num_workers"],
+            device=config["device"],
+        ),
     params:
         spec=model_spec,
         image_size=DATA["image_size"],
-        batch_size=config["explain"]["batch_size"],
-        num_workers=config["explain"]["num_workers"],
-        device=config["device"],
         amp=config["amp"],
+        code=code("scripts/predict.py"),
     script:
         "../scripts/predict.py"
 
@@ -71,5 +85,6 @@ rule accuracy:
         **resources("accuracy", mem_mb=1000, runtime=10),
     params:
         models=list(MODELS),
+        code=code("scripts/accuracy.py"),
     script:
         "../scripts/accuracy.py"

@@ -2,16 +2,14 @@ from pathlib import Path
 
 from xaisim import job
 from xaisim.data import digits_index, imagefolder_index, write_index
-from xaisim.download import extract
 
 job.start(snakemake)
 data, out = snakemake.params.data, Path(snakemake.output[0])
 if data["source"] == "digits":
-    index = digits_index(out.parent, data["image_size"], data["val_fraction"], snakemake.params.seed)
+    index = digits_index(out.parent, data["image_size"], data["val_fraction"], data["seed"])
 else:
     if data["source"] == "url":
-        archive = Path(snakemake.input[0])
-        root = extract(archive, out.parent / archive.name.split(".")[0]) / data.get("subdir", "")
+        root = Path(snakemake.input[0]).parent / "files" / data.get("subdir", "")
     else:
         root = Path(data["path"])
     index = imagefolder_index(root, out.parent)

@@ -15,7 +15,7 @@ result = stream.run(
     image_size=s.get("image_size", 0),  # used by grid "input" only
     metrics=metrics,
     zero_maps=s["zero_maps"],
-    chunk_size=p.chunk_size,
+    chunk_size=snakemake.resources.chunk_size,
 )
 predictions = dict(zip(s["models"], snakemake.input.predictions))
 same = aggregate.same_prediction([predictions[m] for m in result.models], result.image_ids)

@@ -6,7 +6,7 @@ p = snakemake.params
 train_model(
     snakemake.input.index,
     p.spec,
-    p.train,
+    {**p.train, "num_workers": snakemake.resources.num_workers},
     image_size=p.image_size,
     seed=p.seed,
     device=device,

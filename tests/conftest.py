@@ -29,3 +29,13 @@ def make_imagefolder(root: Path, classes=("cat", "dog"), per_split=(4, 2), size=
 @pytest.fixture
 def imagefolder(tmp_path: Path) -> Path:
     return make_imagefolder(tmp_path / "folder")
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory) -> Path:
+    """One real run of configs/tiny.yaml, shared by tests/test_workflow.py and tests/test_caching.py."""
+    from test_workflow import snakemake
+
+    workdir = tmp_path_factory.mktemp("tiny")
+    snakemake(workdir)
+    return workdir

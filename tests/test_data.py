@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from xaisim.data import digits_index, explain_subset, imagefolder_index, loader, read_index, write_index
@@ -63,6 +64,23 @@ def test_loader_shuffle_depends_only_on_seed(imagefolder):
 
     assert (order(5) == order(5)).all()
     assert any((order(5) != order(s)).any() for s in range(6, 12))
+
+
+def test_augmented_batches_do_not_depend_on_the_number_of_loader_processes(imagefolder):
+    from torchvision import transforms
+
+    index = imagefolder_index(imagefolder, imagefolder)
+    index["path"] = [str(imagefolder / p) for p in index["path"]]
+    augment = transforms.Compose([transforms.RandomResizedCrop(8), transforms.RandomHorizontalFlip(),
+                                  transforms.ToTensor()])
+
+    def batches(workers, epoch=0):
+        batches = loader(index, augment, 3, shuffle=True, seed=1, num_workers=workers)
+        batches.dataset.epoch = epoch
+        return torch.cat([x for x, _ in batches])
+
+    assert torch.equal(batches(0), batches(2))
+    assert not torch.equal(batches(0), batches(0, epoch=1))
 
 
 def test_a_corrupt_image_is_named_before_training(imagefolder):

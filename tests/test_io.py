@@ -1,7 +1,9 @@
+import os
+
 import numpy as np
 import pytest
 
-from xaisim.io import ArrayFile, atomic_path, save_arrays
+from xaisim.io import ArrayFile, atomic_path, save_arrays, write_json
 
 
 def test_atomic_path_leaves_nothing_when_the_block_fails(tmp_path):
@@ -40,3 +42,13 @@ def test_the_same_content_gives_the_same_bytes(tmp_path):
     save_arrays(tmp_path / "1", arrays, meta)
     save_arrays(tmp_path / "2", dict(reversed(arrays.items())), dict(reversed(meta.items())))
     assert (tmp_path / "1").read_bytes() == (tmp_path / "2").read_bytes()
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_writes_honour_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        write_json({"a": 1}, tmp_path / "x.json")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == mode

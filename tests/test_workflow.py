@@ -31,13 +31,6 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    snakemake(workdir)
-    return workdir
-
-
 def test_explanations_have_the_subset_shape_and_predicted_targets(run):
     subset = pd.read_csv(run / "results/data/explain.csv", dtype={"image_id": str})
     assert len(subset) == TINY["data"]["explain_images"]

@@ -41,7 +41,7 @@ def _check_params(registry: Any, name: str, params: dict[str, Any], where: str) 
 
 
 def check(config: dict[str, Any]) -> None:
-    """Names unique, timm architectures and weights files exist, methods/metrics and their params known."""
+    """Files exist, names unique, timm architectures, methods/metrics and their params known."""
     import timm.optim
 
     from xaisim.explain import METHODS
@@ -49,6 +49,7 @@ def check(config: dict[str, Any]) -> None:
     from xaisim.similarity import METRICS
     from xaisim.similarity.settings import method_settings
 
+    check_paths(config)
     for section in ("models", "methods", "metrics"):
         _unique(config[section], section)
     method_names = {m["name"]: m for m in config["methods"]}
@@ -59,8 +60,6 @@ def check(config: dict[str, Any]) -> None:
             check_arch(model["arch"])
         except ValueError as err:
             raise ConfigError(f"{where}.arch: {err}") from None
-        if model.get("pretrained_file") and not Path(model["pretrained_file"]).is_file():
-            raise ConfigError(f"{where}.pretrained_file: {model['pretrained_file']} does not exist")
         for train in (config.get("train", {}), model.get("train", {})):
             if "optimizer" in train and train["optimizer"] not in optimizers:
                 raise ConfigError(f"{where}: unknown optimizer {train['optimizer']!r}; see timm.optim.list_optimizers()")
@@ -78,9 +77,48 @@ def check(config: dict[str, Any]) -> None:
             method_settings(m, config["metrics"], f"config methods[{i}]")
         except ValueError as err:
             raise ConfigError(str(err)) from None
+
+
+def check_paths(config: dict[str, Any]) -> None:
+    """Files the config names exist (cheap; run on every parse, unlike the cached :func:`resolve`)."""
+    for i, model in enumerate(config["models"]):
+        if model.get("pretrained_file") and not Path(model["pretrained_file"]).is_file():
+            raise ConfigError(f"config models[{i}].pretrained_file: {model['pretrained_file']} does not exist")
     data = config["data"]
     if data["source"] == "imagefolder":
         root = Path(data["path"])
         missing = [s for s in ("train", "val") if not (root / s).is_dir()]
         if missing:
             raise ConfigError(f"config data.path: {root} has no {'/ '.join(missing)}/ folder; it must hold train/ and val/ class folders")
+
+
+def resolve(config: dict[str, Any]) -> dict[str, Any]:
+    """:func:`check`, then what determines each model's and metric's results, with every default filled in.
+
+    ``models.<name>``: ``spec`` (what builds the network), ``train`` (training settings) and
+    ``methods.<method name>`` (the method's params with the model's overrides);
+    ``similarity.<method name>``: the method's similarity settings (metrics with their params) and
+    output files; ``variants``: the similarity variants. Called through
+    :func:`xaisim.workflow.resolved_config` (cached), so the workflow never imports torch to get them.
+    """
+    from xaisim.explain import METHODS
+    from xaisim.models import build_spec
+    from xaisim.similarity import METRICS
+    from xaisim.similarity.aggregate import VARIANTS, output_paths
+    from xaisim.similarity.settings import method_settings
+    from xaisim.train import settings
+
+    check(config)
+    models = {}
+    for i, model in enumerate(config["models"]):
+        methods = {}
+        for m in config["methods"]:
+            params = {**m.get("params", {}), **model.get("methods", {}).get(m["name"], {})}
+            methods[m["name"]] = METHODS.check_params(m["method"], params, f"config models[{i}] / methods {m['name']}")
+        spec = build_spec(model)
+        models[model["name"]] = {"spec": spec, "train": settings(config["train"], model.get("train")), "methods": methods}
+    similarity = {}
+    for i, m in enumerate(config["methods"]):
+        found = method_settings(m, config["metrics"], f"config methods[{i}]")
+        similarity[m["name"]] = {"settings": found, "outputs": output_paths("results/similarity", m["name"], list(found["metrics"]))}
+    return {"models": models, "similarity": similarity, "variants": list(VARIANTS)}

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -130,19 +131,45 @@ def explain_subset(index: pd.DataFrame, n_images: int, seed: int) -> pd.DataFram
 
 
 class ImageDataset(Dataset):
-    """Images of an index (or a slice of one), transformed, with their integer labels."""
+    """Images of an index (or a slice of one), transformed, with their integer labels.
 
-    def __init__(self, index: pd.DataFrame, transform: Callable[[Image.Image], torch.Tensor]) -> None:
+    With a ``seed``, random transforms draw from generators seeded by (seed, epoch, item), so
+    augmentation does not depend on the number of loader processes (a performance knob).
+    """
+
+    def __init__(
+        self, index: pd.DataFrame, transform: Callable[[Image.Image], torch.Tensor], seed: int | None = None
+    ) -> None:
         self.paths = list(index["path"])
         self.labels = torch.tensor(index["label"].to_numpy(), dtype=torch.long)
         self.transform = transform
+        self.seed = seed
+        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         with Image.open(self.paths[i]) as image:
-            return self.transform(image.convert("RGB")), self.labels[i]
+            if self.seed is None:
+                return self.transform(image.convert("RGB")), self.labels[i]
+            with _seeded(hash((self.seed, self.epoch, i)) & 0xFFFFFFFF):
+                return self.transform(image.convert("RGB")), self.labels[i]
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed torch's, Python's and NumPy's global generators for a block, then restore them."""
+    states = torch.get_rng_state(), random.getstate(), np.random.get_state()
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        torch.set_rng_state(states[0])
+        random.setstate(states[1])
+        np.random.set_state(states[2])
 
 
 def loader(
@@ -154,10 +181,11 @@ def loader(
     seed: int = 0,
     num_workers: int = 0,
 ) -> torch.utils.data.DataLoader:
-    """A DataLoader over ``index`` whose shuffling and augmentation depend only on ``seed``."""
+    """A DataLoader over ``index`` whose shuffling and augmentation depend only on ``seed`` (and the
+    dataset's ``epoch``, which the training loop sets), not on ``num_workers``."""
     generator = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(
-        ImageDataset(index, transform),
+        ImageDataset(index, transform, seed if shuffle else None),
         batch_size=batch_size,
         shuffle=shuffle,
         num_workers=num_workers,

@@ -205,3 +205,15 @@ def extract(archive: str | Path, dest_dir: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest_dir
+
+
+def write_manifest(root: str | Path, path: str | Path) -> None:
+    """List every file under ``root`` (relative path, size) in a TSV: the marker of a finished extraction."""
+    import pandas as pd
+
+    from xaisim.io import write_csv
+
+    root = Path(root)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    rows = [(p.relative_to(root).as_posix(), p.stat().st_size) for p in files]
+    write_csv(pd.DataFrame(rows, columns=["path", "size"]), path, sep="\t", index=False)

@@ -12,11 +12,15 @@ from xaisim import runtime
 
 
 def start(smk: Any) -> torch.device:
-    """Send stderr (tracebacks, tqdm, logging) to ``log[0]``; seed and set threads; return the device."""
+    """Send stderr (tracebacks, tqdm, logging) to ``log[0]``; seed and set threads; return the device.
+
+    Performance knobs come as resources, not params (changing them reruns nothing): ``device``, and
+    ``num_workers`` DataLoader processes, counted in the job's threads (torch gets the rest).
+    """
     sys.stderr = open(smk.log[0], "w", buffering=1)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
-    params = smk.params
-    runtime.setup(params.get("seed", 0), smk.threads)
-    device = runtime.get_device(params.get("device", "cpu"))
-    logging.getLogger("xaisim").info("rule %s on %s with %d thread(s)", smk.rule, device, smk.threads)
+    threads = max(1, smk.threads - int(smk.resources.get("num_workers", 0)))
+    runtime.setup(smk.params.get("seed", 0), threads)
+    device = runtime.get_device(smk.resources.get("device", "cpu"))
+    logging.getLogger("xaisim").info("rule %s on %s with %d torch thread(s)", smk.rule, device, threads)
     return device

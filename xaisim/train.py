@@ -74,6 +74,7 @@ def fit(
     history: dict[str, list[float]] = {"train_loss": [], "val_accuracy": []}
     start = time.perf_counter()
     for epoch in range(epochs):
+        train_loader.dataset.epoch = epoch  # augmentation is seeded per (seed, epoch, image)
         model.train()
         total, count = 0.0, 0
         for x, y in tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", mininterval=5):
