@@ -15,7 +15,7 @@ from test_workflow import REPO, SNAKEMAKE, TINY, job_counts, snakemake
 
 from xaisim.workflow import code_hash, stage_sources
 
-AGGREGATION = {"plot_examples": 2, "similarity": 4, "cluster": 4, "all": 1}
+AGGREGATION = {"plot_examples": 2, "similarity_gradcam": 1, "similarity_ig": 1, "cluster": 4, "all": 1}
 
 
 def dry_run(workdir, config=None, tmp_path=None, **kwargs) -> dict[str, int]:
@@ -81,7 +81,7 @@ def test_nothing_changed_reruns_nothing(run):
 def test_a_similarity_or_plot_option_reruns_no_train_or_explain_job(run, tmp_path):
     config = tiny()
     config["metrics"][1]["params"]["sigma"] = 5
-    assert dry_run(run, config, tmp_path) == {"similarity": 2, "cluster": 2, "all": 1}
+    assert dry_run(run, config, tmp_path) == {"similarity_gradcam": 1, "similarity_ig": 1, "cluster": 4, "all": 1}
     config = tiny()
     config["cluster"] = {"resolution": 0.5}
     assert dry_run(run, config, tmp_path) == {"cluster": 4, "all": 1}
@@ -103,7 +103,7 @@ def test_stage_sources_follow_imports_and_only_the_jobs_own_plugin():
     ig = {p.name for p in stage_sources("scripts/explain.py", ("integrated_gradients",))}
     assert {"explain.py", "compute.py", "integrated_gradients.py", "models.py", "data.py"} <= ig
     assert "gradcam.py" not in ig and "similarity.py" not in ig
-    assert "explain" not in {p.name for p in stage_sources("scripts/similarity.py", ("cosine",))}
+    assert "explain" not in {p.parent.name for p in stage_sources("scripts/similarity.py", ("cosine",))}
     assert code_hash("scripts/explain.py", "gradcam") != code_hash("scripts/explain.py", "integrated_gradients")
 
 
@@ -135,12 +135,12 @@ def copy_dry_run(copy, workdir, edit: tuple[str, str, str] | None = None) -> dic
 
 def test_a_changed_logic_line_reruns_that_stage_and_downstream_only(run, workflow_copy):
     assert copy_dry_run(workflow_copy, run) == {}
-    edit = ("xaisim/similarity.py", "np.sqrt((1 - mean) ** 2 + std**2)", "np.sqrt((1 - mean) ** 2 + 2 * std**2)")
-    assert copy_dry_run(workflow_copy, run, edit) == {"similarity": 4, "cluster": 4, "all": 1}
+    edit = ("xaisim/similarity/aggregate.py", "np.sqrt((1 - mean) ** 2 + std**2)", "np.sqrt((1 - mean) ** 2 + 2 * std**2)")
+    assert copy_dry_run(workflow_copy, run, edit) == {"similarity_gradcam": 1, "similarity_ig": 1, "cluster": 4, "all": 1}
     ig = workflow_copy / "xaisim/explain/integrated_gradients.py"
     line = next(line for line in ig.read_text().splitlines() if "return" in line and "def" not in line)
     edit = ("xaisim/explain/integrated_gradients.py", line, line + " * 1.0")
-    assert copy_dry_run(workflow_copy, run, edit) == {"explain": 2, "plot_examples": 1, "similarity": 2, "cluster": 2,
+    assert copy_dry_run(workflow_copy, run, edit) == {"explain": 2, "plot_examples": 1, "similarity_ig": 1, "cluster": 2,
                                                        "all": 1}
 
 

@@ -103,7 +103,6 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     """
     from xaisim.explain import METHODS
     from xaisim.models import build_spec
-    from xaisim.similarity import METRICS
     from xaisim.similarity.aggregate import VARIANTS, output_paths
     from xaisim.similarity.settings import method_settings
     from xaisim.train import settings
