@@ -57,3 +57,8 @@ def cluster_table(distance: pd.DataFrame, method: str, resolution: float, seed: 
         }
     )
     return table, z
+
+
+def cut(z: np.ndarray, k: int) -> np.ndarray:
+    """Cluster labels (1..k) of the dendrogram ``z`` cut into at most ``k`` clusters."""
+    return hierarchy.fcluster(z, t=k, criterion="maxclust")

@@ -14,17 +14,21 @@ from xaisim.runtime import autocast
 
 @torch.no_grad()
 def predict(model: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False) -> dict[str, torch.Tensor]:
-    """Top-2 classes (``index``) and probabilities (``prob``) and the ``label`` of every image of ``loader``."""
+    """Top-2 classes (``index``) and probabilities (``prob``), the ``label`` and the pre-logit
+    ``features`` (timm ``forward_head(pre_logits=True)``, float32) of every image of ``loader``."""
     model.to(device).eval()
-    probs, idx, labels = [], [], []
+    probs, idx, labels, features = [], [], [], []
     for x, y in loader:
         with autocast(device, amp):
-            p = model(x.to(device)).float().softmax(1)
+            body = model.forward_features(x.to(device))
+            pre = model.forward_head(body, pre_logits=True).float()
+            p = model.forward_head(body).float().softmax(1)
         top = p.topk(min(2, p.shape[1]), dim=1)
         probs.append(top.values.cpu())
         idx.append(top.indices.cpu())
         labels.append(y)
-    return {"prob": torch.cat(probs), "index": torch.cat(idx), "label": torch.cat(labels)}
+        features.append(pre.flatten(1).cpu())
+    return {"prob": torch.cat(probs), "index": torch.cat(idx), "label": torch.cat(labels), "features": torch.cat(features)}
 
 
 def predictions_table(index: pd.DataFrame, top: dict[str, torch.Tensor]) -> pd.DataFrame:
@@ -44,18 +48,26 @@ def predictions_table(index: pd.DataFrame, top: dict[str, torch.Tensor]) -> pd.D
 def predict_model(
     index_path: str, spec: dict[str, Any], weights: str, *, image_size: int, batch_size: int,
     device: torch.device, amp: bool, out_csv: str, num_workers: int = 0,
+    subset_path: str | None = None, out_features: str | None = None, model_name: str = "",
 ) -> pd.DataFrame:
-    """Predict the val split with a trained model and write the CSV atomically."""
+    """Predict the val split with a trained model and write the CSV atomically; with ``out_features``
+    also the pre-logit features of the explained subset (``subset_path``): tensor ``features``
+    (N, F) float32, metadata image_ids and model."""
     from xaisim import models
     from xaisim.data import loader, num_classes, read_index
-    from xaisim.io import write_csv
+    from xaisim.io import save_arrays, write_csv
 
     index = read_index(index_path)
     val = index[index["split"] == "val"].reset_index(drop=True)
     model = models.load_trained(spec, weights, num_classes(index))
     cfg = models.data_config(model, spec, image_size)
     batches = loader(val, models.transform(cfg, train=False), batch_size, num_workers=num_workers)
-    table = predictions_table(val, predict(model, batches, device, amp))
+    top = predict(model, batches, device, amp)
+    table = predictions_table(val, top)
+    if out_features:
+        ids = list(pd.read_csv(subset_path, dtype={"image_id": str})["image_id"])
+        rows = pd.Series(range(len(val)), index=val["image_id"]).loc[ids].to_numpy()
+        save_arrays(out_features, {"features": top["features"][rows].numpy()}, {"image_ids": ids, "model": model_name})
     write_csv(table, out_csv, index=False, float_format="%.6g")
     return table
 

@@ -1,0 +1,60 @@
+"""Do two models predict alike? Same-prediction fractions, pair counts and error consistency.
+
+- same prediction: fraction of images on which two models predict the same class
+  (:func:`xaisim.predict.agreement`, computed here on the validation split);
+- comparisons (thesis 20240903): over the explained images, every unordered pair of distinct
+  models compared on one image counts once, as same-class or different-class; 14 models x 128
+  images make 91 x 128 = 11,648 comparisons;
+- error consistency (Geirhos et al. 2020): Cohen's kappa of the correct/wrong patterns of two
+  models, kappa = (c_obs - c_exp) / (1 - c_exp) with c_exp = p_i p_j + (1 - p_i)(1 - p_j); NaN (and a
+  warning) when c_exp = 1 (both models always right, or always wrong).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from xaisim.statistics import log
+
+
+def _frame(predictions: dict[str, pd.DataFrame], column: str) -> pd.DataFrame:
+    """image_id x model table of ``column``, on the images every model predicted (same order)."""
+    frame = pd.DataFrame({name: df.set_index("image_id")[column] for name, df in predictions.items()})
+    if frame.isna().any().any():
+        raise ValueError("prediction files cover different images; rerun predict for every model")
+    return frame
+
+
+def comparisons(predictions: dict[str, pd.DataFrame], image_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Same-class counts per model pair on ``image_ids`` and the thesis' totals.
+
+    Returns the model x model matrix of images on which both predict the same class (diagonal: the
+    number of images) and a one-row table: images, models, pairs, same_class, different_class.
+    """
+    preds = _frame(predictions, "pred").loc[image_ids].to_numpy()
+    same = (preds[:, :, None] == preds[:, None, :]).sum(0)
+    names = list(predictions)
+    n_models = len(names)
+    pairs = n_models * (n_models - 1) // 2
+    same_class = int(same[np.triu_indices(n_models, 1)].sum())
+    totals = pd.DataFrame(
+        {"images": [len(image_ids)], "models": [n_models], "pairs": [pairs], "comparisons": [pairs * len(image_ids)],
+         "same_class": [same_class], "different_class": [pairs * len(image_ids) - same_class]}
+    )
+    return pd.DataFrame(same, index=names, columns=names), totals
+
+
+def error_consistency(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Cohen's kappa of which images two models get wrong (model x model; diagonal 1)."""
+    correct = (_frame(predictions, "pred") == _frame(predictions, "label")).to_numpy(dtype=float)
+    p = correct.mean(0)
+    observed = (correct.T @ correct + (1 - correct).T @ (1 - correct)) / len(correct)
+    expected = np.outer(p, p) + np.outer(1 - p, 1 - p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = np.where(expected < 1, (observed - expected) / (1 - expected), np.nan)
+    names = list(predictions)
+    for i, j in zip(*np.nonzero(np.isnan(kappa))):
+        if i < j:
+            log.warning("error consistency of %s and %s is undefined: both always right or always wrong", names[i], names[j])
+    return pd.DataFrame(kappa, index=names, columns=names)
