@@ -146,6 +146,13 @@ def method_key(wildcards):
     return METHODS[wildcards.method]["method"]
 
 
+def method_amp(wildcards):
+    """AMP applies to forward-only methods only: for the others it changes nothing, so it is False."""
+    from xaisim.explain import get_method
+
+    return config["amp"] and getattr(get_method(method_key(wildcards)), "forward_only", False)
+
+
 def method_params(wildcards):
     """The method's params, overridden by the model's own `methods.<name>` entry, defaults filled in."""
     return RESOLVED["models"][wildcards.model]["methods"][wildcards.method]

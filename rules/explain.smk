@@ -21,6 +21,7 @@ rule explain:
             runtime=120,
             batch_size=config["explain"]["batch_size"],
             num_workers=config["explain"]["num_workers"],
+            eval_batch_size=config["explain"]["eval_batch_size"],
             device=config["device"],
         ),
     params:
@@ -30,6 +31,8 @@ rule explain:
         image_size=DATA["image_size"],
         target=config["explain"]["target"],
         dtype=config["explain"]["dtype"],
+        on_unsupported=config["explain"]["on_unsupported"],
+        amp=method_amp,
         seed=config["seed"],
         code=code("scripts/explain.py", method_key),
     script:

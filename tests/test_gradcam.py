@@ -35,6 +35,12 @@ MODELS: dict[str, tuple[str, dict, tuple[int, int], str]] = {
     "vit_avg": ("vit_tiny_patch16_224", {**VIT, "global_pool": "avg", "class_token": False}, (32, 32), "tokens"),
     "vit_rect": ("vit_tiny_patch16_224", {**VIT, "img_size": (32, 48)}, (32, 48), "tokens"),
     "swin": ("swin_tiny_patch4_window7_224", SWIN, (128, 128), "nhwc"),
+    "densenet": ("densenet121", dict(block_config=(1, 1, 1, 1)), (96, 96), "nchw"),
+    "efficientnet": ("efficientnet_b0", {}, (64, 64), "nchw"),
+    "deit_distilled": ("deit_tiny_distilled_patch16_224", VIT, (32, 32), "tokens"),
+    "pvt_v2": ("pvt_v2_b0", {}, (64, 64), "nchw"),
+    "vit_registers": ("vit_small_patch14_reg4_dinov2", {**VIT, "embed_dim": 64, "num_heads": 2}, (32, 32), "tokens"),
+    "cait": ("cait_xxs24_224", {**VIT, "depth_token_only": 1}, (32, 32), "patch_tokens"),
 }
 
 _cache: dict[str, nn.Module] = {}
@@ -64,10 +70,10 @@ def reshape_for(model: nn.Module, layout: str) -> Callable[[Tensor], Tensor] | N
     """pytorch-grad-cam's documented reshape transforms: ViT tokens and Swin NHWC -> NCHW."""
     if layout == "nhwc":
         return lambda t: t.permute(0, 3, 1, 2)
-    if layout == "tokens":
+    if layout in ("tokens", "patch_tokens"):  # CaiT's blocks hold patch tokens only
 
         def tokens(t: Tensor) -> Tensor:
-            t = t[:, model.num_prefix_tokens :]
+            t = t[:, model.num_prefix_tokens if layout == "tokens" else 0 :]
             return t.reshape(t.shape[0], *model.patch_embed.grid_size, t.shape[2]).permute(0, 3, 1, 2)
 
         return tokens
@@ -157,7 +163,10 @@ def test_batched_equals_per_sample() -> None:
 
 def test_auto_layer() -> None:
     vit_token, vit_avg = make("vit_token"), make("vit_avg")
-    assert resolve_layer(vit_token, "auto")[0] == vit_token.feature_info[-2]["module"] == "blocks.0"
+    # class token through the blocks: the last block's norm1 (pytorch-grad-cam's choice)
+    assert resolve_layer(vit_token, "auto")[0] == "blocks.1.norm1"
+    assert resolve_layer(make("deit_distilled"), "auto")[0] == "blocks.1.norm1"
+    assert resolve_layer(make("cait"), "auto")[0] == "blocks.1"  # class token joins after the blocks
     assert resolve_layer(vit_avg, "auto")[0] == vit_avg.feature_info[-1]["module"] == "blocks.1"
     resnet = make("resnet18")
     assert resolve_layer(resnet, "auto") == ("layer4", resnet.layer4, 512)
@@ -237,3 +246,33 @@ def test_cuda_matches_cpu() -> None:
     assert out.device.type == "cuda"
     torch.testing.assert_close(out.cpu(), expected, rtol=0, atol=1e-3)
 
+
+
+def test_depth_picks_increasing_depths() -> None:
+    model, x = make("resnet18"), batch("resnet18", 2)
+    paths = [resolve_layer(model, depth=d)[0] for d in (0.25, 0.5, 0.75, 1.0)]
+    assert paths == ["layer1", "layer2", "layer3", "layer4"]
+    grids = [gradcam_native(model, x, TARGETS[:2], depth=d).shape[-1] for d in (0.25, 0.5, 0.75, 1.0)]
+    assert grids == sorted(grids, reverse=True) and len(set(grids)) == 4
+    vit = make("vit_token")
+    assert [resolve_layer(vit, depth=d)[0] for d in (0.5, 1.0)] == ["blocks.0.norm1", "blocks.1.norm1"]
+    assert [resolve_layer(make("swin"), depth=d)[0] for d in (0.25, 0.5, 0.75, 1.0)] == [f"layers.{i}" for i in range(4)]
+    with pytest.raises(ValueError, match="exclude each other"):
+        resolve_layer(model, "layer3", depth=0.5)
+    with pytest.raises(ValueError, match=r"depth must be in \(0, 1\]"):
+        resolve_layer(model, depth=1.5)
+
+
+def test_fill_cells_replaces_activation_and_gradient_cells_by_the_mean_of_the_others() -> None:
+    from xaisim.explain.gradcam import layer_activations_and_gradients
+
+    model, x = make("resnet18"), batch("resnet18", 2)
+    act, grad = layer_activations_and_gradients(model, x, TARGETS[:2], model.layer4)
+    mask = torch.zeros(act.shape[-2:], dtype=torch.bool)
+    mask[0, 2] = True
+    act = torch.where(mask, act[..., ~mask].mean(-1)[..., None, None], act)
+    grad = torch.where(mask, grad[..., ~mask].mean(-1)[..., None, None], grad)
+    ref = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * act).sum(1))
+    torch.testing.assert_close(gradcam_native(model, x, TARGETS[:2], fill_cells=[(0, 2)]), ref, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="outside the layer's 3x3 grid"):
+        gradcam_native(model, x, TARGETS[:2], fill_cells=[(0, 3)])

@@ -71,7 +71,14 @@ class Registry(Generic[F]):
             raise ValueError(
                 f"{where}.{field}: {first['msg']} (got {first.get('input')!r}) for {self.kind} {name!r}"
             ) from None
-        return {k: _plain(getattr(checked, k)) for k in allowed}
+        result = {k: _plain(getattr(checked, k)) for k in allowed}
+        validate = getattr(fn, "validate", None)  # cross-field rules: fn.validate(params) raises ValueError
+        if validate is not None:
+            try:
+                validate(result)
+            except ValueError as err:
+                raise ValueError(f"{where}: {err} for {self.kind} {name!r}") from None
+        return result
 
 
 @cache

@@ -8,6 +8,10 @@ at the method's native grid (GradCAM: the layer's grid after its ReLU; pixel met
 Normalisation and resizing are the similarity stage's (``normalise``/``grid`` of a method entry).
 """
 
+from typing import NamedTuple
+
+from torch import Tensor
+
 from xaisim.registry import Registry
 
 METHODS: Registry = Registry("explanation method")
@@ -21,4 +25,18 @@ class Unsupported(Exception):
     The message is the reason, one line; the explain stage records it as a "not supported" outcome.
     """
 
-from xaisim.explain import gradcam, integrated_gradients  # noqa: E402,F401  (registers methods)
+
+class Explanation(NamedTuple):
+    """What a method returns when it has more than maps: ``maps`` (B, h, w) and ``extras``, named
+    per-image arrays (B, ...) stored beside the maps (e.g. IG's ``completeness`` error)."""
+
+    maps: Tensor
+    extras: dict[str, Tensor]
+
+
+def forward_only(fn):
+    """Mark a method that needs no gradients (KernelSHAP, LIME, rollout): it may run under AMP."""
+    fn.forward_only = True
+    return fn
+
+from xaisim.explain import gradcam, gradients, integrated_gradients  # noqa: E402,F401  (registers methods)

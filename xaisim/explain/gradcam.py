@@ -12,8 +12,11 @@ The layer's output may be NCHW (CNNs), NHWC (timm Swin stages) or tokens ``(B, N
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Annotated
 
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 from xaisim.explain import register_method
@@ -27,23 +30,42 @@ def _pools_class_token(model: nn.Module) -> bool:
     return isinstance(pool, str) and pool == "token"
 
 
-def resolve_layer(model: nn.Module, layer: Layer = "auto") -> tuple[str, nn.Module, int | None]:
-    """Resolve ``layer`` to ``(module path, module, channel count or None)``.
+def _class_token_in_blocks(model: nn.Module) -> bool:
+    """Class-token-pooled ViTs whose blocks carry the class token (not CaiT, where it joins late)."""
+    return _pools_class_token(model) and not hasattr(model, "blocks_token_only")
 
-    An int indexes timm's ``model.feature_info`` (-1 = deepest stage). A str is a dotted module
-    path; its channel count is known only if the path appears in ``feature_info``. ``"auto"`` is
-    ``feature_info[-1]``, or ``feature_info[-2]`` for class-token-pooled ViTs, whose last block's
-    patch tokens get no gradient from the class token.
+
+def resolve_layer(
+    model: nn.Module, layer: Layer = "auto", depth: float | None = None
+) -> tuple[str, nn.Module, int | None]:
+    """Resolve ``layer`` or ``depth`` to ``(module path, module, channel count or None)``.
+
+    An int indexes timm's ``model.feature_info`` (its stages, or a ViT's blocks; -1 = deepest). A
+    str is a dotted module path; its channel count is known only if the path (or its parent block)
+    appears in ``feature_info``. ``"auto"`` is ``feature_info[-1]``; for ViTs whose class token
+    runs through the blocks and feeds the head it is the last block's ``norm1`` (pytorch-grad-cam's
+    documented choice: the last block's output tokens get no gradient from the class token).
+    ``depth`` in (0, 1] picks entry ``ceil(depth * n) - 1`` of the ``n`` ``feature_info`` entries
+    the same way (its block's ``norm1`` for such ViTs); it excludes ``layer``.
     """
     info = list(getattr(model, "feature_info", None) or [])
     modules = [entry["module"] for entry in info]
-    if layer == "auto":
+    if depth is not None:
+        if layer != "auto":
+            raise ValueError(f"layer={layer!r} and depth={depth} exclude each other; give one of them")
+        if not 0 < depth <= 1:
+            raise ValueError(f"depth must be in (0, 1], got {depth}")
+    if layer == "auto" or depth is not None:
         if not info:
             raise ValueError(
-                f"{type(model).__name__} has no feature_info, so layer='auto' is undefined; "
-                "pass a dotted module path"
+                f"{type(model).__name__} has no feature_info, so layer='auto' and depth are undefined; "
+                "pass layer as a dotted module path"
             )
-        layer = -2 if _pools_class_token(model) and len(info) > 1 else -1
+        index = len(info) - 1 if depth is None else max(0, math.ceil(depth * len(info)) - 1)
+        path = modules[index]
+        if _class_token_in_blocks(model) and isinstance(getattr(model.get_submodule(path), "norm1", None), nn.Module):
+            path += ".norm1"
+        return path, model.get_submodule(path), info[index]["num_chs"]
     if isinstance(layer, int):
         if not -len(info) <= layer < len(info):
             raise ValueError(
@@ -56,7 +78,7 @@ def resolve_layer(model: nn.Module, layer: Layer = "auto") -> tuple[str, nn.Modu
         module = model.get_submodule(layer)
     except AttributeError:
         raise ValueError(
-            f"unknown layer {layer!r} for {type(model).__name__}; valid choices: 'auto', an index "
+            f"unknown layer {layer!r} for {type(model).__name__}; set layer to 'auto', an index "
             f"into feature_info, or a dotted module path such as {modules}"
         ) from None
     num_chs = next((entry["num_chs"] for entry in info if entry["module"] == layer), None)
@@ -72,7 +94,8 @@ def activation_to_nchw(
     channel count (module path outside ``feature_info``), the spatial axes are taken to be the pair
     whose aspect ratio is closest to the input's (NCHW on ties).
     3-d outputs are tokens: the model's ``num_prefix_tokens`` (class/distillation/register) are
-    dropped and the rest reshaped to ``model.patch_embed.grid_size``, or a square grid.
+    dropped when present (CaiT's blocks carry none: its class token joins late) and the rest
+    reshaped to ``model.patch_embed.grid_size``, or a square grid.
     """
     if act.ndim == 4:
         if num_chs is None:
@@ -90,8 +113,11 @@ def activation_to_nchw(
     if act.ndim == 3:
         if num_chs is not None and act.shape[2] != num_chs:
             raise ValueError(f"token activation {tuple(act.shape)} does not end in {num_chs} channels")
-        tokens = act[:, getattr(model, "num_prefix_tokens", 0) :]
         grid = tuple(getattr(getattr(model, "patch_embed", None), "grid_size", None) or ())
+        prefix = getattr(model, "num_prefix_tokens", 0)
+        if len(grid) == 2 and act.shape[1] == grid[0] * grid[1]:
+            prefix = 0
+        tokens = act[:, prefix:]
         if len(grid) != 2 or grid[0] * grid[1] != tokens.shape[1]:
             side = math.isqrt(tokens.shape[1])
             if side * side != tokens.shape[1]:
@@ -128,20 +154,63 @@ def layer_activations_and_gradients(
     return act.detach(), grad
 
 
+def fill_with_mean(t: Tensor, cells: Sequence[Sequence[int]]) -> Tensor:
+    """``t`` (B, C, h, w) with the given ``(row, column)`` cells replaced by the mean of the others."""
+    h, w = t.shape[-2:]
+    mask = torch.zeros(h, w, dtype=torch.bool, device=t.device)
+    for row, col in cells:
+        if not (-h <= row < h and -w <= col < w):
+            raise ValueError(f"fill_cells entry {[row, col]} lies outside the layer's {h}x{w} grid")
+        mask[row, col] = True
+    if mask.all():
+        raise ValueError(f"fill_cells covers all {h}x{w} cells; leave at least one")
+    mean = t[..., ~mask].mean(-1)
+    return torch.where(mask, mean[..., None, None], t)
+
+
 def gradcam_native(
-    model: nn.Module, inputs: Tensor, targets: Tensor, layer: Layer = "auto"
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    layer: Layer = "auto",
+    depth: float | None = None,
+    fill_cells: Sequence[Sequence[int]] = (),
 ) -> Tensor:
-    """Un-normalised GradCAM ``ReLU(sum_c w_c A_c)`` at the layer's resolution: (B, h, w) float32."""
-    _, module, num_chs = resolve_layer(model, layer)
+    """Un-normalised GradCAM ``ReLU(sum_c w_c A_c)`` at the layer's resolution: (B, h, w) float32.
+
+    ``fill_cells`` replaces those cells of the activation and the gradient by the mean of the other
+    cells before weighting (the thesis' fix of EfficientNet-B4's artefact at row 0, column 6).
+    """
+    _, module, num_chs = resolve_layer(model, layer, depth)
     act, grad = layer_activations_and_gradients(model, inputs, targets, module)
     hw = (inputs.shape[-2], inputs.shape[-1])
     act = activation_to_nchw(act, model, num_chs, hw).float()
     grad = activation_to_nchw(grad, model, num_chs, hw).float()
+    if fill_cells:
+        act, grad = fill_with_mean(act, fill_cells), fill_with_mean(grad, fill_cells)
     weights = grad.mean(dim=(2, 3), keepdim=True)
     return torch.relu((weights * act).sum(dim=1))
 
 
 @register_method("gradcam")
-def gradcam(model: nn.Module, inputs: Tensor, targets: Tensor, *, layer: Layer = "auto") -> Tensor:
-    """Raw GradCAM maps (B, h, w) at the layer's grid; see :func:`resolve_layer`."""
-    return gradcam_native(model, inputs, targets, layer)
+def gradcam(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    *,
+    layer: Layer = "auto",
+    depth: Annotated[float, Field(gt=0, le=1)] | None = None,
+    fill_cells: list[tuple[int, int]] = [],  # noqa: B006 (never mutated; a list for YAML)
+) -> Tensor:
+    """Raw GradCAM maps (B, h, w) at the layer's grid; see :func:`resolve_layer` for ``layer``/``depth``
+    and :func:`gradcam_native` for ``fill_cells``."""
+    return gradcam_native(model, inputs, targets, layer, depth, fill_cells)
+
+
+def _validate(params: dict) -> None:
+    """``layer`` and ``depth`` exclude each other (a cross-field rule a type cannot express)."""
+    if params.get("depth") is not None and params.get("layer", "auto") != "auto":
+        raise ValueError(f"layer={params['layer']!r} and depth={params['depth']} exclude each other; give one of them")
+
+
+gradcam.validate = _validate
