@@ -48,10 +48,10 @@ def test_integrated_gradients_change_when_the_weights_are_randomised_and_the_mod
     net, (x, t) = _net(), _batch()
     before = [p.clone() for p in net.parameters()]
     ig = METHODS.get("integrated_gradients")
-    rows = mprt(net, x, t, lambda m, i, tt: ig(m, i, tt, n_steps=8), [0.3, 0.6, 1.0], seed=0)
+    rows = mprt(net, x, t, lambda m, i, tt: ig(m, i, tt, n_steps=8).maps, [0.3, 0.6, 1.0], seed=0)
     assert rows[-1]["cosine"] < 0.9 and rows[-1]["spearman"] < 0.9 and rows[-1]["undefined"] == 0
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
-    again = mprt(net, x, t, lambda m, i, tt: ig(m, i, tt, n_steps=8), [0.3, 0.6, 1.0], seed=0)
+    again = mprt(net, x, t, lambda m, i, tt: ig(m, i, tt, n_steps=8).maps, [0.3, 0.6, 1.0], seed=0)
     assert rows == again
 
 
