@@ -35,7 +35,7 @@ def test_explanations_have_the_subset_shape_and_predicted_targets(run):
     subset = pd.read_csv(run / "results/data/explain.csv", dtype={"image_id": str})
     assert len(subset) == TINY["data"]["explain_images"]
     size = TINY["data"]["image_size"]
-    for method in ("gradcam", "ig"):
+    for method in ("gradcam", "ig", "kernelshap"):
         for model in ("resnet", "vit"):
             f = ArrayFile(run / f"results/explanations/{method}/{model}.safetensors")
             maps = f.read("maps")  # raw, at the method's native grid

@@ -8,7 +8,12 @@ what values are allowed, with pydantic constraints where a type is not enough::
 
 :meth:`Registry.check_params` validates a config's values against them before any compute starts
 and returns the parameters with every default filled in, so that stating a default explicitly
-gives the same parameters (and the same cached result) as leaving it out.
+gives the same parameters (and the same cached result) as leaving it out. Nested pydantic models
+(e.g. a segmentation spec) come back as plain dicts.
+
+Rules across parameters that a type cannot express go into a ``validate`` function given at
+registration: it receives the filled-in parameters and raises ``ValueError("<param>: <problem and
+fix>")``, which :meth:`Registry.check_params` prefixes with the config location.
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ class Registry(Generic[F]):
         self.kind = kind
         self._entries: dict[str, F] = {}
 
-    def register(self, name: str) -> Callable[[F], F]:
+    def register(self, name: str, validate: Callable[[dict[str, Any]], None] | None = None) -> Callable[[F], F]:
+        """Decorator adding ``fn`` as ``name``; ``validate(params)`` checks rules across parameters."""
+
         def add(fn: F) -> F:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = fn
+            if validate is not None:
+                fn.validate = validate  # type: ignore[attr-defined]
             return fn
 
         return add
@@ -95,6 +104,8 @@ def _params_model(fn: Callable) -> type[pydantic.BaseModel]:
 
 def _plain(value: Any) -> Any:
     """Validated values as plain YAML/JSON types (tuples become lists), so params compare by repr."""
+    if isinstance(value, pydantic.BaseModel):
+        return _plain(value.model_dump())
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

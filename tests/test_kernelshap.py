@@ -1,0 +1,146 @@
+"""KernelSHAP: exact Shapley values, efficiency, agreement with shap, determinism, hygiene."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from perturbation_data import DigitsLogReg, coalition_scores, digits, exact_shapley, model, segment_values
+
+from xaisim.explain import METHODS
+from xaisim.explain.baselines import make_baseline, mean_std
+from xaisim.explain.kernelshap import design, kernelshap
+from xaisim.explain.segment import segment, to_pixels
+
+GRID9 = {"name": "grid", "cells": 3}
+TARGETS = torch.tensor([0, 1, 2])
+
+
+@pytest.fixture(scope="module")
+def vit():
+    return model("vit")
+
+
+@pytest.fixture(scope="module")
+def exact(vit):
+    """Exact Shapley values of the 9 grid cells of 2 digits, by full enumeration."""
+    x = digits(vit, n=2)
+    seg = segment(to_pixels(vit, x), GRID9)
+    return x, seg, [exact_shapley(coalition_scores(vit, x[b], torch.zeros_like(x[b]), seg[b], int(TARGETS[b])))
+                    for b in range(len(x))]
+
+
+def values(maps, seg):
+    return np.stack([segment_values(m, s) for m, s in zip(maps, seg)])
+
+
+def test_design_enumerates_outer_sizes_pairs_complements_and_never_repeats():
+    z, w = design(50, 1000, seed=0)
+    sizes = z.sum(1)
+    assert len(z) == 1000 and len(np.unique(z, axis=0)) == 1000
+    assert ((sizes > 0) & (sizes < 50)).all()
+    assert (sizes == 1).sum() == 50 and (sizes == 49).sum() == 50  # exact enumeration of the outer sizes
+    assert np.allclose(w[sizes == 1], 49 / 49 / 50)  # Shapley kernel (S-1) / (C(S,k) k (S-k))
+    sampled = z[100:]
+    assert (sampled[450:] == ~sampled[:450]).all()  # sampled coalitions come with their complements
+    assert np.isclose(w.sum(), sum(49 / (k * (50 - k)) for k in range(1, 50)))  # every size keeps its weight
+    full, _ = design(9, 10_000, seed=0)
+    assert len(full) == 2**9 - 2 and len(np.unique(full, axis=0)) == 2**9 - 2
+
+
+def test_all_coalitions_give_the_exact_shapley_values(vit, exact):
+    x, seg, phi = exact
+    maps = kernelshap(vit, x, TARGETS[:2], segmentation=GRID9, n_samples=2**9 - 2, chunk_size=50)
+    assert maps.shape == (2, 32, 32) and maps.dtype == torch.float32
+    assert np.allclose(values(maps, seg), np.stack(phi), atol=1e-5, rtol=1e-4)
+
+
+def test_converges_to_the_exact_values_with_the_budget(vit, exact):
+    x, seg, phi = exact
+    errors = []
+    for n in (24, 100, 300):
+        got = values(kernelshap(vit, x, TARGETS[:2], segmentation=GRID9, n_samples=n), seg)
+        errors.append(np.linalg.norm(got - np.stack(phi)) / np.linalg.norm(np.stack(phi)))
+    assert errors == sorted(errors, reverse=True) and errors[-1] < 0.1, errors
+
+
+@pytest.mark.parametrize("baseline", ["zero", "black", "blur", "noise"])
+def test_efficiency_holds(vit, baseline):
+    x = digits(vit, n=2, start=5)
+    targets = torch.tensor([3, 7])
+    maps = kernelshap(vit, x, targets, segmentation={"name": "slic", "n_segments": 12, "compactness": 1.0},
+                      n_samples=60, baseline=baseline, seed=3)
+    seg = segment(to_pixels(vit, x), {"name": "slic", "n_segments": 12, "compactness": 1.0})
+    mean, std = mean_std(vit)
+    base = make_baseline(x, baseline, mean=mean, std=std, seed=3)
+    with torch.no_grad():
+        gap = (vit(x) - vit(base)).gather(1, targets[:, None])[:, 0].double().numpy()
+    sums = values(maps, seg).sum(1)
+    assert np.allclose(sums, gap, atol=1e-5, rtol=0), (sums, gap)
+
+
+def test_agrees_with_shap_kernel_explainer(vit, exact):
+    shap = pytest.importorskip("shap")
+    x, seg, phi = exact
+    b = 1
+    base = torch.zeros_like(x[b])
+
+    def f(z: np.ndarray) -> np.ndarray:
+        keep = torch.from_numpy(z > 0.5)[:, seg[b]][:, None]
+        with torch.no_grad():
+            return vit(torch.where(keep, x[b], base)).double()[:, int(TARGETS[b])].numpy()
+
+    explainer = shap.KernelExplainer(f, np.zeros((1, 9)))
+    exhaustive = explainer.shap_values(np.ones((1, 9)), nsamples=2**9 - 2, l1_reg=False, silent=True)[0]
+    ours = values(kernelshap(vit, x[b : b + 1], TARGETS[b : b + 1], segmentation=GRID9, n_samples=510), seg[b : b + 1])[0]
+    assert np.allclose(ours, exhaustive, atol=1e-5, rtol=1e-4)
+    # at a budget that samples, both are close to the exact values and ours is no worse on average
+    ours_err, shap_err = [], []
+    for seed in range(4):
+        np.random.seed(seed)
+        sampled = explainer.shap_values(np.ones((1, 9)), nsamples=80, l1_reg=False, silent=True)[0]
+        mine = values(kernelshap(vit, x[b : b + 1], TARGETS[b : b + 1], segmentation=GRID9, n_samples=80, seed=seed),
+                      seg[b : b + 1])[0]
+        shap_err.append(np.linalg.norm(sampled - phi[b]))
+        ours_err.append(np.linalg.norm(mine - phi[b]))
+    assert np.mean(ours_err) <= 1.1 * np.mean(shap_err), (ours_err, shap_err)
+    assert max(ours_err) < 0.2 * np.linalg.norm(phi[b])
+
+
+def test_deterministic_and_independent_of_chunks_and_batches(vit):
+    x = digits(vit, n=3, start=10)
+    kw = dict(segmentation={"name": "slic", "n_segments": 20}, n_samples=60, seed=5)
+    a = kernelshap(vit, x, TARGETS, **kw)
+    assert torch.equal(a, kernelshap(vit, x, TARGETS, **kw))
+    assert torch.allclose(a, kernelshap(vit, x, TARGETS, **kw, chunk_size=7), atol=1e-5)
+    assert torch.allclose(a[1:2], kernelshap(vit, x[1:2], TARGETS[1:2], **kw), atol=1e-5)
+    assert not torch.allclose(a, kernelshap(vit, x, TARGETS, **{**kw, "seed": 6}), atol=1e-5)
+
+
+def test_no_gradients_and_model_agnostic():
+    resnet = model("resnet")
+    x = digits(resnet, n=2)
+    maps = kernelshap(resnet, x, TARGETS[:2], segmentation={"name": "grid", "cells": 2}, n_samples=14)
+    assert torch.isfinite(maps).all() and maps.abs().sum() > 0
+    assert all(p.grad is None for p in resnet.parameters())
+    clf = DigitsLogReg()
+    x = digits(clf, n=2, start=20)
+    maps = kernelshap(clf, x, torch.tensor([0, 1]), segmentation={"name": "grid", "cells": 4}, n_samples=40,
+                      output="raw")
+    assert torch.isfinite(maps).all() and maps.abs().sum() > 0
+
+
+def test_parameters_are_validated_with_one_line_naming_the_field():
+    with pytest.raises(ValueError, match=r"^cfg: n_samples: 80 is too few for 50 segments; use n_samples >= 100"):
+        METHODS.check_params("kernelshap", {"n_samples": 80}, "cfg")
+    with pytest.raises(ValueError, match=r"^cfg: n_samples: 30 is too few for 16 segments"):
+        METHODS.check_params("kernelshap", {"n_samples": 30, "segmentation": {"name": "grid", "cells": 4}}, "cfg")
+    with pytest.raises(ValueError, match=r"^cfg\.segmentation: Input tag 'watershed'"):
+        METHODS.check_params("kernelshap", {"segmentation": "watershed"}, "cfg")
+    with pytest.raises(ValueError, match=r"^cfg\.baseline: Input should be 'zero', 'black', 'blur' or 'noise'"):
+        METHODS.check_params("kernelshap", {"baseline": "mean"}, "cfg")
+    thesis = METHODS.check_params("kernelshap", {"segmentation": {"name": "slic", "n_segments": 50}, "n_samples": 350,
+                                                 "baseline": "zero"}, "cfg")
+    assert thesis == METHODS.check_params("kernelshap", {}, "cfg")  # the defaults are the thesis' settings
+    assert thesis["segmentation"] == {"name": "slic", "n_segments": 50, "compactness": 10.0, "sigma": 0.0,
+                                      "convert2lab": True}
