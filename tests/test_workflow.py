@@ -40,7 +40,7 @@ def test_explanations_have_the_subset_shape_and_predicted_targets(run):
             f = ArrayFile(run / f"results/explanations/{method}/{model}.safetensors")
             maps = f.read("maps")  # raw, at the method's native grid
             assert maps.shape == (len(subset), *f.meta["grid"]) and np.isfinite(maps).all()
-            assert f.meta["grid"] == ([size, size] if method == "ig" else [4, 4])
+            assert f.meta["grid"] == ([4, 4] if method == "gradcam" else [size, size])
             assert f.meta["image_ids"] == list(subset["image_id"])
             preds = pd.read_csv(run / f"results/predictions/{model}.csv", dtype={"image_id": str}).set_index("image_id")
             assert (f.read("targets") == preds.loc[subset["image_id"], "pred"].to_numpy()).all()
