@@ -148,11 +148,7 @@ def method_key(wildcards):
 
 def method_amp(wildcards):
     """AMP applies to forward-only methods only: for the others it changes nothing, so it is False."""
-    from xaisim.explain import get_method
-
-    return config["amp"] and getattr(
-        get_method(method_key(wildcards)), "forward_only", False
-    )
+    return config["amp"] and RESOLVED["forward_only"][wildcards.method]
 
 
 def method_params(wildcards):

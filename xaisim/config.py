@@ -98,7 +98,7 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     ``models.<name>``: ``spec`` (what builds the network), ``train`` (training settings) and
     ``methods.<method name>`` (the method's params with the model's overrides);
     ``similarity.<method name>``: the method's similarity settings (metrics with their params) and
-    output files; ``variants``: the similarity variants. Called through
+    output files; ``forward_only.<method name>``: whether AMP may apply; ``variants``: the similarity variants. Called through
     :func:`xaisim.workflow.resolved_config` (cached), so the workflow never imports torch to get them.
     """
     from xaisim.explain import METHODS
@@ -116,8 +116,9 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
             methods[m["name"]] = METHODS.check_params(m["method"], params, f"config models[{i}] / methods {m['name']}")
         spec = build_spec(model)
         models[model["name"]] = {"spec": spec, "train": settings(config["train"], model.get("train")), "methods": methods}
+    forward_only = {m["name"]: bool(getattr(METHODS.get(m["method"]), "forward_only", False)) for m in config["methods"]}
     similarity = {}
     for i, m in enumerate(config["methods"]):
         found = method_settings(m, config["metrics"], f"config methods[{i}]")
         similarity[m["name"]] = {"settings": found, "outputs": output_paths("results/similarity", m["name"], list(found["metrics"]))}
-    return {"models": models, "similarity": similarity, "variants": list(VARIANTS)}
+    return {"models": models, "forward_only": forward_only, "similarity": similarity, "variants": list(VARIANTS)}
