@@ -43,9 +43,10 @@ def predictions_table(index: pd.DataFrame, top: dict[str, torch.Tensor]) -> pd.D
 
 def predict_model(
     index_path: str, spec: dict[str, Any], weights: str, *, image_size: int, batch_size: int,
-    device: torch.device, amp: bool, out_csv: str, num_workers: int = 0,
+    device: torch.device, amp: bool, out_csv: str, num_workers: int = 0, crop: bool = False,
 ) -> pd.DataFrame:
-    """Predict the val split with a trained model and write the CSV atomically."""
+    """Predict the val split with a trained model and write the CSV atomically (``crop``: timm's eval
+    transform with its centre crop instead of the squash resize used for explanations)."""
     from xaisim import models
     from xaisim.data import loader, num_classes, read_index
     from xaisim.io import write_csv
@@ -54,7 +55,7 @@ def predict_model(
     val = index[index["split"] == "val"].reset_index(drop=True)
     model = models.load_trained(spec, weights, num_classes(index))
     cfg = models.data_config(model, spec, image_size)
-    batches = loader(val, models.transform(cfg, train=False), batch_size, num_workers=num_workers)
+    batches = loader(val, models.transform(cfg, train=False, crop=crop), batch_size, num_workers=num_workers)
     table = predictions_table(val, predict(model, batches, device, amp))
     write_csv(table, out_csv, index=False, float_format="%.6g")
     return table
