@@ -23,8 +23,10 @@ localrules:
     all,
     explain_subset,
     accuracy,
-    plot_examples,
     cluster,
+    histograms,
+    outcomes,
+    summary,
 
 
 rule all:

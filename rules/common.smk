@@ -210,6 +210,16 @@ IMAGE_CATEGORIES = (
 )
 
 
+def cluster_keys():
+    """method/metric/variant of every clustered matrix."""
+    return [
+        f"{method}/{metric}/{variant}"
+        for method in METHODS
+        for metric in method_metrics(method)
+        for variant in RESOLVED["variants"]
+    ]
+
+
 def final_outputs():
     outputs = ["results/summary.md", "results/figures/explanations/selection.csv"]
     for method in METHODS:

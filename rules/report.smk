@@ -188,16 +188,6 @@ rule histograms:
         "../scripts/histograms.py"
 
 
-def cluster_keys():
-    """method/metric/variant of every clustered matrix."""
-    return [
-        f"{method}/{metric}/{variant}"
-        for method in METHODS
-        for metric in method_metrics(method)
-        for variant in RESOLVED["variants"]
-    ]
-
-
 rule summary:
     input:
         accuracy="results/summary/accuracy.csv",
