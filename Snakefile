@@ -15,6 +15,7 @@ include: "rules/train.smk"
 include: "rules/explain.smk"
 include: "rules/similarity.smk"
 include: "rules/cluster.smk"
+include: "rules/report.smk"
 
 
 # On a cluster these run on the submitting node (cheap; the download's are in rules/data.smk).
@@ -22,8 +23,10 @@ localrules:
     all,
     explain_subset,
     accuracy,
-    plot_examples,
     cluster,
+    histograms,
+    outcomes,
+    summary,
 
 
 rule all:

@@ -7,6 +7,8 @@ from snakemake.utils import validate
 
 from xaisim.config import check_paths, check_schema
 from xaisim.workflow import code_hash, folder_digest, resolved_config
+from xaisim.families import family
+from xaisim.selection import CATEGORIES
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 check_schema(config, SCHEMA)  # one-line messages for the common mistakes
@@ -196,15 +198,47 @@ def method_metrics(method):
     return list(similarity_settings(method)["metrics"])
 
 
+def cluster_settings():
+    """The cluster section with the Louvain resolution grid filled in."""
+    from xaisim.cluster import DEFAULT_GRID
+
+    settings = dict(config["cluster"])
+    settings.setdefault("resolution_grid", list(DEFAULT_GRID))
+    return canonical(settings)
+
+
+FAMILIES = {name: family(entry) for name, entry in MODELS.items()}
+FORMATS = config["figures"]["formats"]
+CLUSTER_FIGURES = ["dendrogram", "linkages", "louvain", "heatmap", "embedding"]
+IMAGE_CATEGORIES = (
+    list(CATEGORIES) if config["figures"]["images"] == "auto" else ["selected"]
+)
+
+
+def cluster_keys():
+    """method/metric/variant of every clustered matrix."""
+    return [
+        f"{method}/{metric}/{variant}"
+        for method in METHODS
+        for metric in method_metrics(method)
+        for variant in RESOLVED["variants"]
+    ]
+
+
 def final_outputs():
-    outputs = ["results/summary/accuracy.csv"]
+    outputs = ["results/summary.md", "results/figures/explanations/selection.csv"]
     for method in METHODS:
         outputs += similarity_paths(method)
         outputs += expand(
-            "results/figures/{method}/{metric}/all/{figure}.png",
+            "results/figures/{method}/{metric}/{variant}/{figure}.png",
             method=method,
             metric=method_metrics(method),
-            figure=["dendrogram", "louvain", "heatmap"],
+            variant=RESOLVED["variants"],
+            figure=CLUSTER_FIGURES,
         )
-        outputs.append(f"results/figures/{method}/examples.png")
+        outputs += expand(
+            "results/figures/{method}/{metric}/histograms.png",
+            method=method,
+            metric=method_metrics(method),
+        )
     return outputs

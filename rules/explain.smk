@@ -37,32 +37,3 @@ rule explain:
         code=code("scripts/explain.py", method_key),
     script:
         "../scripts/explain.py"
-
-
-rule plot_examples:
-    input:
-        maps=explanation_files,
-        index="results/data/index.csv",
-    output:
-        report(
-            "results/figures/{method}/examples.png",
-            caption="../report/examples.rst",
-            category="{method}",
-            subcategory="examples",
-        ),
-    log:
-        "results/logs/plot_examples/{method}.log",
-    benchmark:
-        "results/benchmarks/plot_examples/{method}.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    resources:
-        **resources("plot_examples", mem_mb=2000, runtime=10),
-    params:
-        models=list(MODELS),
-        n_images=8,
-        normalise=lambda w: similarity_settings(w.method)["normalise"],
-        image_size=DATA["image_size"],
-        code=code("scripts/plot_examples.py"),
-    script:
-        "../scripts/plot_examples.py"

@@ -62,29 +62,3 @@ rule predict:
         code=code("scripts/predict.py"),
     script:
         "../scripts/predict.py"
-
-
-rule accuracy:
-    input:
-        metrics=expand("results/models/{model}/metrics.json", model=MODELS),
-        predictions=expand("results/predictions/{model}.csv", model=MODELS),
-    output:
-        table="results/summary/accuracy.csv",
-        agreement=report(
-            "results/figures/agreement.png",
-            caption="../report/agreement.rst",
-            category="Models",
-        ),
-    log:
-        "results/logs/accuracy.log",
-    benchmark:
-        "results/benchmarks/accuracy.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    resources:
-        **resources("accuracy", mem_mb=1000, runtime=10),
-    params:
-        models=list(MODELS),
-        code=code("scripts/accuracy.py"),
-    script:
-        "../scripts/accuracy.py"

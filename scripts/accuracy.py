@@ -1,23 +1,14 @@
-import json
-
-import pandas as pd
-
-from xaisim import job, plots
-from xaisim.io import write_csv
-from xaisim.predict import agreement
+from xaisim import job
+from xaisim.figures import accuracy
 
 job.start(snakemake)
-models, inp = snakemake.params.models, snakemake.input
-preds = {m: pd.read_csv(p, dtype={"image_id": str}) for m, p in zip(models, inp.predictions)}
-metrics = [json.loads(open(p).read()) for p in inp.metrics]
-table = pd.DataFrame(
-    {
-        "model": models,
-        "arch": [m["arch"] for m in metrics],
-        "val_accuracy": [float((p["pred"] == p["label"]).mean()) for p in preds.values()],
-        "train_seconds": [m["train_seconds"] for m in metrics],
-        "epochs": [m["epochs"] for m in metrics],
-    }
+i, p = snakemake.input, snakemake.params
+accuracy(
+    i.metrics,
+    i.predictions,
+    i.centre_crop,
+    dict(snakemake.output.items()),
+    models=p.models,
+    families=p.families,
+    formats=p.formats,
 )
-write_csv(table, snakemake.output.table, index=False, float_format="%.4f")
-plots.heatmap(agreement(preds), models, "same prediction on val", snakemake.output.agreement, "fraction of images", "viridis")

@@ -1,13 +1,15 @@
-from xaisim import job, plots
-from xaisim.cluster import cluster_table
-from xaisim.io import read_matrix, write_csv
+from xaisim import job
+from xaisim.figures import cluster_figures
 
 job.start(snakemake)
-c, out, w = snakemake.params.cluster, snakemake.output, snakemake.wildcards
-distance = read_matrix(snakemake.input.distance)
-table, z = cluster_table(distance, c["linkage"], c["resolution"], c["seed"])
-write_csv(table, out.communities, index=False)
-title = f"{w.method} / {w.metric} ({w.variant} images)"
-plots.dendrogram(z, list(distance.index), f"{title}: {c['linkage']} linkage", out.dendrogram)
-plots.community_graph(distance, dict(zip(table.model, table.community)), title, c["seed"], out.louvain)
-plots.heatmap(distance, list(table.sort_values("leaf_order").model), f"{title}: distance", out.heatmap)
+p, w = snakemake.params, snakemake.wildcards
+cluster_figures(
+    snakemake.input.distance,
+    snakemake.input.mean,
+    dict(snakemake.output.items()),
+    settings=p.settings,
+    families=p.families,
+    models=p.models,
+    formats=p.formats,
+    title=f"{w.method} / {w.metric} ({w.variant} images)",
+)

@@ -13,4 +13,5 @@ predict_model(
     device=device,
     amp=p.amp,
     out_csv=snakemake.output[0],
+    crop=p.get("crop", False),
 )

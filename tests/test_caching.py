@@ -15,7 +15,10 @@ from test_workflow import REPO, SNAKEMAKE, TINY, job_counts, snakemake
 
 from xaisim.workflow import code_hash, stage_sources
 
-AGGREGATION = {"plot_examples": 2, "similarity_gradcam": 1, "similarity_ig": 1, "cluster": 4, "all": 1}
+# every figure/table job downstream of both methods' similarity jobs (2 metrics x 2 variants each)
+FIGURES_OF_SIMILARITY = {"cluster": 8, "histograms": 4, "outcomes": 1, "summary": 1, "all": 1}
+AGGREGATION = {"predict_centre_crop": 1, "explanation_grids": 1, "similarity_gradcam": 1, "similarity_ig": 1,
+               "cluster": 8, "histograms": 4, "outcomes": 1, "summary": 1, "all": 1}
 
 
 def dry_run(workdir, config=None, tmp_path=None, **kwargs) -> dict[str, int]:
@@ -81,10 +84,10 @@ def test_nothing_changed_reruns_nothing(run):
 def test_a_similarity_or_plot_option_reruns_no_train_or_explain_job(run, tmp_path):
     config = tiny()
     config["metrics"][1]["params"]["sigma"] = 5
-    assert dry_run(run, config, tmp_path) == {"similarity_gradcam": 1, "similarity_ig": 1, "cluster": 4, "all": 1}
+    assert dry_run(run, config, tmp_path) == {"similarity_gradcam": 1, "similarity_ig": 1, **FIGURES_OF_SIMILARITY}
     config = tiny()
     config["cluster"] = {"resolution": 0.5}
-    assert dry_run(run, config, tmp_path) == {"cluster": 4, "all": 1}
+    assert dry_run(run, config, tmp_path) == {"cluster": 8, "summary": 1, "all": 1}
 
 
 def test_adding_a_model_runs_only_its_jobs_and_the_aggregation(run, tmp_path):
@@ -136,12 +139,12 @@ def copy_dry_run(copy, workdir, edit: tuple[str, str, str] | None = None) -> dic
 def test_a_changed_logic_line_reruns_that_stage_and_downstream_only(run, workflow_copy):
     assert copy_dry_run(workflow_copy, run) == {}
     edit = ("xaisim/similarity/aggregate.py", "np.sqrt((1 - mean) ** 2 + std**2)", "np.sqrt((1 - mean) ** 2 + 2 * std**2)")
-    assert copy_dry_run(workflow_copy, run, edit) == {"similarity_gradcam": 1, "similarity_ig": 1, "cluster": 4, "all": 1}
+    assert copy_dry_run(workflow_copy, run, edit) == {"similarity_gradcam": 1, "similarity_ig": 1, **FIGURES_OF_SIMILARITY}
     ig = workflow_copy / "xaisim/explain/integrated_gradients.py"
     line = next(line for line in ig.read_text().splitlines() if "return" in line and "def" not in line)
     edit = ("xaisim/explain/integrated_gradients.py", line, line + " * 1.0")
-    assert copy_dry_run(workflow_copy, run, edit) == {"explain": 2, "plot_examples": 1, "similarity_ig": 1, "cluster": 2,
-                                                       "all": 1}
+    assert copy_dry_run(workflow_copy, run, edit) == {"explain": 2, "explanation_grids": 1, "similarity_ig": 1, "cluster": 4,
+                                                       "histograms": 2, "outcomes": 1, "summary": 1, "all": 1}
 
 
 def test_touching_a_script_or_changing_a_comment_reruns_nothing(run, workflow_copy):

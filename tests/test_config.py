@@ -31,6 +31,8 @@ def test_shipped_configs_are_valid(repo, schema, name):
         (lambda c: c["models"][0].update(archh="x"), r"config models\[0\]: Additional properties"),
         (lambda c: c["data"].update(source="ftp"), r"config data.source: 'ftp' is not one of"),
         (lambda c: c["data"].update(source="url"), r"config data: 'url' is a required property"),
+        (lambda c: c.update(cluster={"k": 0}), r"config cluster.k: 0 is less than the minimum of 1"),
+        (lambda c: c.update(figures={"formats": ["gif"]}), r"config figures.formats\[0\]: 'gif' is not one of"),
     ],
 )
 def test_schema_errors_are_one_line_and_name_the_field(tiny, schema, edit, message):
@@ -57,6 +59,7 @@ def test_schema_errors_are_one_line_and_name_the_field(tiny, schema, edit, messa
         (lambda c: c["methods"][1]["params"].update(n_steps=0), r"methods\[1\].params.n_steps: Input should be greater than or equal to 1"),
         (lambda c: c["metrics"][1]["params"].update(sigma=-1), r"metrics\[1\].params.sigma: Input should be greater than 0"),
         (lambda c: c["data"].update(source="imagefolder", path="/no/where"), r"data.path: /no/where has no train/ val/"),
+        (lambda c: c.update(cluster={"linkage": "ward"}), r"cluster.linkage: 'ward' is defined only for Euclidean"),
     ],
 )
 def test_semantic_errors_name_the_field(tiny, edit, message):

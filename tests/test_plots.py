@@ -1,47 +1,164 @@
+"""Every figure is a valid, non-blank PNG of sensible size with its labels; selection and rendering logic."""
+
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from xaisim import plots
-from xaisim.cluster import cluster_table
+from xaisim.cluster import cluster
+from xaisim.plots import accuracy, clusters, distributions, explanations
+from xaisim.plots.palette import FAMILY_COLOURS, model_colours
 from xaisim.predict import agreement
+from xaisim.selection import configured, select
+
+MODELS = ["resnet", "convnext", "vit", "swin"]
+FAMILIES = {"resnet": "cnn", "convnext": "cnn", "vit": "transformer", "swin": "transformer"}
 
 
 def _distance():
-    names = ["a", "b", "c"]
-    d = np.array([[0, 0.2, 0.8], [0.2, 0, 0.7], [0.8, 0.7, 0]])
-    return pd.DataFrame(d, index=names, columns=names)
+    d = np.array([[0, 0.2, 0.8, 0.7], [0.2, 0, 0.75, 0.8], [0.8, 0.75, 0, 0.3], [0.7, 0.8, 0.3, 0]])
+    return pd.DataFrame(d, index=MODELS, columns=MODELS)
 
 
-def test_cluster_figures_are_written_as_pngs(tmp_path):
+def check_png(path, min_side=250):
+    image = Image.open(path)
+    assert image.format == "PNG" and min(image.size) >= min_side and max(image.size) < 6000
+    grey = np.asarray(image.convert("L"))
+    assert grey.std() > 10  # not a blank canvas
+    return np.asarray(image.convert("RGB")).astype(int)
+
+
+def has_colour(rgb, hex_colour, tol=40, min_pixels=20):
+    target = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    return (np.abs(rgb - target).sum(-1) < tol).sum() >= min_pixels
+
+
+def test_cluster_figures_are_pngs_with_family_colours(tmp_path):
     d = _distance()
-    table, z = cluster_table(d, "average", 1.0, 42)
-    plots.dendrogram(z, list(d.index), "t", tmp_path / "dendrogram.png")
-    plots.community_graph(d, dict(zip(table.model, table.community)), "t", 42, tmp_path / "louvain.png")
-    plots.heatmap(d, ["c", "a", "b"], "t", tmp_path / "heatmap.png")
-    for name in ("dendrogram", "louvain", "heatmap"):
-        image = Image.open(tmp_path / f"{name}.png")
-        assert image.format == "PNG" and min(image.size) > 200
-        assert np.asarray(image.convert("L")).std() > 10  # not a blank canvas
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dendrogram.png", "heatmap.png", "louvain.png"]
+    table, summary, z = cluster(d, {"linkage": "average", "k": 2, "resolution": "auto", "seed": 42})
+    clusters.dendrogram(z, MODELS, FAMILIES, 2, "t", tmp_path / "dendrogram.png", formats=["png", "svg"])
+    clusters.linkage_comparison(d, FAMILIES, 2, "t", tmp_path / "linkages.png")
+    clusters.community_graph(d, dict(zip(table.model, table.community)), FAMILIES, "t", 42, tmp_path / "louvain.png")
+    clusters.clustered_heatmap(d, z, FAMILIES, "t", tmp_path / "heatmap.png", noise_floor=0.25)
+    clusters.embeddings(1 - d, d, FAMILIES, MODELS, "t", tmp_path / "embedding.png")
+    for name in ("dendrogram", "linkages", "louvain", "heatmap", "embedding"):
+        rgb = check_png(tmp_path / f"{name}.png")
+        for fam in ("cnn", "transformer"):
+            assert has_colour(rgb, FAMILY_COLOURS[fam]), (name, fam)
+    svg = (tmp_path / "dendrogram.svg").read_text()
+    assert all(m in svg for m in MODELS)  # labels present as text
+    assert Image.open(tmp_path / "linkages.png").size[0] > 2 * Image.open(tmp_path / "dendrogram.png").size[0]
 
 
-def test_examples_grid_has_a_row_per_image_and_a_column_per_model(tmp_path):
+def test_distribution_and_accuracy_figures(tmp_path):
     rng = np.random.default_rng(0)
-    images = [rng.random((16, 16, 3)) for _ in range(3)]
-    maps = {"m1": rng.random((3, 16, 16)), "m2": rng.random((3, 16, 16)) * 2 - 1}
-    plots.examples(images, maps, ["x", "y", "z"], "t", tmp_path / "two.png")
-    plots.examples(images, {"m1": maps["m1"]}, ["x", "y", "z"], "t", tmp_path / "one.png")
-    plots.examples(images[:1], {"m1": maps["m1"][:1]}, ["x"], "t", tmp_path / "small.png")
-    two, one, small = (Image.open(tmp_path / f"{n}.png").size for n in ("two", "one", "small"))
-    assert two[0] > one[0] * 1.2 and abs(two[1] - one[1]) < 20  # a column per model
-    assert one[1] > small[1] * 2  # a row per image
+    sims = rng.uniform(0.3, 1, (20, 4, 4))
+    sims[:5, 0, 1] = np.nan
+    distributions.pair_histograms(sims, MODELS, FAMILIES, "t", tmp_path / "hist.png", formats=["png", "svg"])
+    assert "n=15" in (tmp_path / "hist.svg").read_text() and "n=20" in (tmp_path / "hist.svg").read_text()
+    check_png(tmp_path / "hist.png", 400)
+    preds = {m: pd.DataFrame({"image_id": list("abcd"), "pred": rng.integers(0, 2, 4)}) for m in MODELS}
+    distributions.matrix(agreement(preds), FAMILIES, "t", tmp_path / "agree.png", "fraction")
+    check_png(tmp_path / "agree.png")
+    table = pd.DataFrame({"model": MODELS, "val_accuracy": [0.9, 0.8, 0.95, 0.7],
+                          "val_accuracy_centre_crop": [0.85, 0.82, 0.9, 0.6]})
+    accuracy.accuracy_bars(table, FAMILIES, MODELS, tmp_path / "acc.png", formats=["png", "svg"])
+    rgb = check_png(tmp_path / "acc.png")
+    assert all(has_colour(rgb, c, min_pixels=200) for c in model_colours(MODELS).values())
+    assert "95.0%" in (tmp_path / "acc.svg").read_text()
+    plots.message("nothing to draw", "t", tmp_path / "msg.png")
+    check_png(tmp_path / "msg.png", 150)
 
 
-def test_agreement_counts_same_predictions():
-    preds = {
-        "a": pd.DataFrame({"image_id": ["1", "2", "3", "4"], "pred": [0, 1, 2, 3]}),
-        "b": pd.DataFrame({"image_id": ["4", "3", "2", "1"], "pred": [3, 2, 0, 0]}),
-    }
-    same = agreement(preds)
-    assert same.loc["a", "a"] == 1 and same.loc["a", "b"] == same.loc["b", "a"] == 0.75
+def test_model_colours_are_stable_and_distinct():
+    colours = model_colours([f"m{i}" for i in range(14)])
+    assert len(set(colours.values())) == 14
+    assert model_colours(MODELS) == model_colours(MODELS)
+
+
+def test_signed_rendering_is_green_for_positive_and_red_for_negative_weight():
+    image = np.full((4, 4, 3), 0.5)
+    w = np.zeros((4, 4))
+    w[0, 0], w[1, 1] = 1.0, -1.0
+    rgb = explanations.signed_rendering(image, w)
+    assert rgb[0, 0, 1] > 0.9 and rgb[0, 0, 0] < 0.1 and rgb[0, 0, 2] < 0.1  # pure green
+    assert rgb[1, 1, 0] > 0.9 and rgb[1, 1, 1] < 0.1  # pure red
+    np.testing.assert_allclose(rgb[2, 2], 0.5)  # zero weight: the grey pixel, desaturated
+
+
+def test_display_map_resizes_and_scales_by_max_abs():
+    m = np.array([[0.0, -2.0], [1.0, 0.5]])
+    out = explanations.display_map(m, (8, 8))
+    assert out.shape == (8, 8) and np.abs(out).max() == pytest.approx(1.0) and out.min() == pytest.approx(-1.0)
+    assert (explanations.display_map(np.zeros((2, 2)), (4, 4)) == 0).all()
+
+
+def test_explanation_grid_has_a_row_per_image_and_method_and_a_column_per_model(tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.random((16, 16, 3))
+    row = [explanations.Cell(image, text="true: 3")] + [
+        explanations.Cell(image, rng.random((4, 4)) * 2 - 1, rng.integers(0, 4, (16, 16)), "pred: 3", "#2ca02c"),
+        explanations.Cell(text="not supported"),
+    ]
+    explanations.grid([row, row], ["ig", "gradcam"], ["image", "a", "b"], ["k", "r", "b"], "t", tmp_path / "g.png")
+    explanations.grid([row], ["ig"], ["image", "a", "b"], ["k", "r", "b"], "t", tmp_path / "one.png")
+    two, one = Image.open(tmp_path / "g.png").size, Image.open(tmp_path / "one.png").size
+    assert two[1] > one[1] * 1.5 and abs(two[0] - one[0]) < 30
+    check_png(tmp_path / "g.png")
+
+
+def _predictions():
+    """Six images of three classes; two models. Image 0-1 all correct, 2-3 some wrong, 4 a near tie, 5 confident."""
+    subset = pd.DataFrame({"image_id": [f"i{i}" for i in range(6)], "label": [0, 1, 2, 0, 1, 2]})
+    a = pd.DataFrame({"image_id": subset.image_id, "pred": [0, 1, 1, 0, 1, 2], "prob": [.9, .9, .9, .9, .5, .9],
+                      "pred2": [1, 0, 2, 1, 2, 0], "prob2": [.1, .1, .1, .1, .45, .1]})
+    b = a.assign(pred=[0, 1, 2, 2, 1, 2], pred2=[1, 0, 1, 0, 0, 1])
+    return subset, {"a": a, "b": b}
+
+
+def test_auto_selection_picks_each_category_once_spread_over_classes():
+    subset, preds = _predictions()
+    chosen = select(subset, preds, per_category=2, near_tie=0.2, seed=0)
+    got = chosen.groupby("category")["image_id"].apply(list).to_dict()
+    assert set(got["some-wrong"]) == {"i2", "i3"}
+    assert got["near-tie"] == ["i4"]  # the only tie within 0.2 with the truth in the top two
+    assert len(got["all-correct"]) == 2 and set(got["all-correct"]) <= {"i0", "i1", "i5"}
+    assert chosen["image_id"].is_unique
+    labels = subset.set_index("image_id").loc[got["all-correct"], "label"]
+    assert labels.nunique() == 2  # two classes, not the first two ids of one class
+    assert chosen.equals(select(subset, preds, per_category=2, near_tie=0.2, seed=0))
+
+
+def test_configured_ids_must_be_explained():
+    subset, _ = _predictions()
+    assert list(configured(subset, ["i3", "i0"])["image_id"]) == ["i3", "i0"]
+    with pytest.raises(ValueError, match=r"config figures.images: \['nope'\] not in the explained subset"):
+        configured(subset, ["i0", "nope"])
+
+
+def test_statistics_figures(tmp_path):
+    from xaisim.plots import statistics
+
+    rng = np.random.default_rng(1)
+    d = _distance()
+    cka = 1 - d + rng.normal(0, 0.05, d.shape)
+    mantel = {"cka": pd.DataFrame({"method": ["pearson", "spearman"], "r": [-0.91, -0.8], "p": [0.04, 0.08]})}
+    statistics.reference_scatter(d, {"cka": cka, "error_consistency": cka * 0.5}, mantel, FAMILIES, "t",
+                                 tmp_path / "scatter.png", formats=["png", "svg"])
+    svg = (tmp_path / "scatter.svg").read_text()
+    assert "r = -0.91" in svg and "p = 0.04" in svg and "no Mantel test" in svg
+    check_png(tmp_path / "scatter.png")
+    sums = pd.DataFrame({"n": np.repeat([4, 8, 16], 5), "repetition": np.tile(range(5), 3),
+                         "sum_abs_diff": rng.random(15)})
+    variance = pd.DataFrame({"n": np.repeat([4, 8, 16], 6), "variance": rng.random(18)})
+    statistics.image_count_boxplots(sums, variance, "t", tmp_path / "count.png")
+    check_png(tmp_path / "count.png")
+    stab = pd.DataFrame({"bootstrap": range(10), "ari_dendrogram": rng.random(10), "ari_louvain": rng.random(10)})
+    statistics.stability_boxplots(stab, "t", tmp_path / "stab.png")
+    check_png(tmp_path / "stab.png")
+    sanity = pd.DataFrame([{"model": m, "layers": k, "of_layers": 4, "spearman": 1 - k / 4, "spearman_std": 0.1,
+                            "cosine": 1 - k / 5, "cosine_std": 0.1} for m in MODELS for k in range(5)])
+    statistics.sanity_curves(sanity, MODELS, "t", tmp_path / "sanity.png")
+    rgb = check_png(tmp_path / "sanity.png")
+    assert all(has_colour(rgb, c, min_pixels=30) for c in model_colours(MODELS).values())

@@ -1,6 +1,8 @@
 """The real snakemake CLI on configs/tiny.yaml in a temporary folder, and dry runs of the presets."""
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,19 +77,74 @@ def test_similarity_matrices_are_symmetric_with_zero_self_distance(run, method, 
     assert list(zero["model"]) == ["resnet", "vit"] and (zero["images"] == len(ids)).all()
 
 
-def test_clusters_figures_and_report(run):
+FIGURES = ("dendrogram", "linkages", "louvain", "heatmap", "embedding")
+CATEGORIES = ("near-tie", "some-wrong", "all-correct")
+
+
+def test_clusters_figures_and_summary(run):
+    from test_plots import check_png
+
     for method in ("gradcam", "ig"):
         for metric in ("cosine", "rbf"):
-            table = pd.read_csv(run / f"results/clusters/{method}/{metric}/all/communities.csv")
-            assert sorted(table["model"]) == ["resnet", "vit"]
-            for fig in ("dendrogram", "louvain", "heatmap"):
-                png = run / f"results/figures/{method}/{metric}/all/{fig}.png"
-                assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+            check_png(run / f"results/figures/{method}/{metric}/histograms.png")
+            for variant in ("all", "matching"):
+                table = pd.read_csv(run / f"results/clusters/{method}/{metric}/{variant}/clusters.csv")
+                assert sorted(table["model"]) == ["resnet", "vit"]
+                info = json.loads((run / f"results/clusters/{method}/{metric}/{variant}/summary.json").read_text())
+                if variant == "all":  # matching may have no image for the pair: then it says why it skipped
+                    assert table["cluster"].between(1, 2).all()
+                    assert info["linkage"] == "average" and info["cophenetic"] is None  # undefined for two models
+                for fig in FIGURES:
+                    check_png(run / f"results/figures/{method}/{metric}/{variant}/{fig}.png", 150)
+    selection = pd.read_csv(run / "results/figures/explanations/selection.csv", dtype={"image_id": str})
+    assert selection["image_id"].is_unique and set(selection["category"]) <= set(CATEGORIES)
+    for category in CATEGORIES:
+        for name in (category, f"deeper-{category}"):
+            check_png(run / f"results/figures/explanations/{name}.png", 150)
     accuracy = pd.read_csv(run / "results/summary/accuracy.csv")
-    assert list(accuracy["model"]) == ["resnet", "vit"] and accuracy["val_accuracy"].between(0, 1).all()
+    assert list(accuracy["model"]) == ["resnet", "vit"]
+    assert accuracy[["val_accuracy", "val_accuracy_centre_crop"]].stack().between(0, 1).all()
+    outcomes = pd.read_csv(run / "results/summary/outcomes.csv")
+    assert len(outcomes) == 4 and (outcomes["outcome"] == "explained").all()
+    summary = (run / "results/summary.md").read_text()
+    for model, acc in zip(accuracy["model"], accuracy["val_accuracy"]):
+        assert f"| {model} |" in summary and f"{acc:.3g}" in summary
+    assert "## Family separation" in summary and "Not computed" in summary
+
+
+@pytest.fixture(scope="module")
+def report(run):
     snakemake(run, "--report", "results/report.html")
-    html = (run / "results/report.html").read_text()
-    assert "dendrogram.png" in html and "louvain.png" in html
+    return run / "results/report.html"
+
+
+def test_report_lists_every_figure_and_table(report):
+    html = report.read_text()
+    for name in (*(f"{f}.png" for f in FIGURES), "histograms.png", "accuracy.png", "agreement.png", "near-tie.png", "accuracy.csv",
+                 "outcomes.csv", "clusters.csv", "summary.md"):
+        assert name in html, name
+
+
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=15000", "--window-size=1400,1000"]
+    shot = tmp_path / "report.png"
+    done = subprocess.run([*args, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
+    assert not [line for line in console if "Uncaught" in line or "Error" in line], console
+    dom = done.stdout
+    for name in ("0 Summary", "1 Models", "2 Explanations", "3 Similarity", "4 Clusters", "dendrogram.png",
+                 "near-tie.png", "accuracy.png"):
+        assert name in dom, name
+    subprocess.run([*args, f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=300, check=True)
+    from test_plots import check_png
+
+    check_png(shot, 500)
 
 
 def test_a_finished_run_has_nothing_to_do(run):
@@ -110,16 +167,17 @@ def test_changing_one_method_setting_reruns_only_that_methods_jobs(run, tmp_path
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
     out = snakemake(run, "-n", configfile=changed).stdout
-    assert job_counts(out) == {"explain": 2, "plot_examples": 1, "similarity_ig": 1, "cluster": 2, "all": 1}
+    assert job_counts(out) == {"explain": 2, "outcomes": 1, "explanation_grids": 1, "similarity_ig": 1, "cluster": 4,
+                               "histograms": 2, "summary": 1, "all": 1}
     assert "results/explanations/ig/resnet.safetensors" in out
-    assert "results/explanations/gradcam" not in out
+    assert "output: results/explanations/gradcam" not in out
 
 
 def test_thesis_preset_builds_its_dag(tmp_path):
     out = snakemake(tmp_path, "-n", configfile=REPO / "configs" / "imagenette2.yaml").stdout
     counts = job_counts(out)
     assert counts["download"] == 1 and counts["train"] == 14 and counts["explain"] == 28
-    assert counts["similarity_GradCAM"] == counts["similarity_IntegratedGradients"] == 1 and counts["cluster"] == 4
+    assert counts["similarity_GradCAM"] == counts["similarity_IntegratedGradients"] == 1 and counts["cluster"] == 8
 
 
 def test_a_bad_config_fails_before_any_job_with_one_clear_line(tmp_path):

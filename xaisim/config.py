@@ -44,6 +44,7 @@ def check(config: dict[str, Any]) -> None:
     """Files exist, names unique, timm architectures, methods/metrics and their params known."""
     import timm.optim
 
+    from xaisim.cluster import check_settings
     from xaisim.explain import METHODS
     from xaisim.models import check_arch
     from xaisim.similarity import METRICS
@@ -77,6 +78,10 @@ def check(config: dict[str, Any]) -> None:
             method_settings(m, config["metrics"], f"config methods[{i}]")
         except ValueError as err:
             raise ConfigError(str(err)) from None
+    try:
+        check_settings(config.get("cluster", {}))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def check_paths(config: dict[str, Any]) -> None:

@@ -77,6 +77,9 @@ class ArrayFile:
         self._file = safe_open(str(self.path), framework="numpy")
         self.meta = json.loads((self._file.metadata() or {}).get("xaisim", "{}"))
 
+    def names(self) -> list[str]:
+        return list(self._file.keys())
+
     def shape(self, name: str) -> list[int]:
         return self._file.get_slice(name).get_shape()
 

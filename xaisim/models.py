@@ -67,14 +67,20 @@ def data_config(model: nn.Module, spec: dict[str, Any], image_size: int) -> dict
     return cfg
 
 
-def transform(cfg: dict[str, Any], train: bool, augment: dict[str, Any] | None = None) -> Callable[[Image.Image], torch.Tensor]:
-    """timm transforms: eval squashes to the input size (no crop); train adds random crop/flip."""
+def transform(
+    cfg: dict[str, Any], train: bool, augment: dict[str, Any] | None = None, crop: bool = False
+) -> Callable[[Image.Image], torch.Tensor]:
+    """timm transforms: eval squashes to the input size (no crop; ``crop``: timm's own centre crop with
+    the model's ``crop_pct``); train adds random crop/flip."""
     common = dict(
         input_size=cfg["input_size"],
         interpolation=cfg.get("interpolation", "bilinear"),
         mean=cfg["mean"],
         std=cfg["std"],
     )
+    if not train and crop:
+        return create_transform(**common, is_training=False, crop_pct=cfg.get("crop_pct"),
+                                crop_mode=cfg.get("crop_mode", "center"))
     if not train:
         return create_transform(**common, is_training=False, crop_pct=1.0, crop_mode="squash")
     augment = augment or {}

@@ -1,0 +1,12 @@
+from xaisim import job
+from xaisim.figures import histograms
+
+job.start(snakemake)
+p, w = snakemake.params, snakemake.wildcards
+histograms(
+    snakemake.input[0],
+    snakemake.output[0],
+    families=p.families,
+    formats=p.formats,
+    title=f"{w.method} / {w.metric}: per-image similarity of each model pair",
+)

@@ -1,0 +1,10 @@
+from xaisim import job
+from xaisim.figures import outcomes
+
+job.start(snakemake)
+p, i = snakemake.params, snakemake.input
+outcomes(
+    {m: dict(zip(p.models, i.maps[k * len(p.models) :])) for k, m in enumerate(p.methods)},
+    dict(zip(p.methods, i.zero_maps)),
+    snakemake.output[0],
+)

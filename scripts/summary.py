@@ -1,0 +1,11 @@
+from xaisim import job
+from xaisim.summary import write_summary
+
+job.start(snakemake)
+i, p = snakemake.input, snakemake.params
+write_summary(
+    i.accuracy,
+    {tuple(key.split("/")): (t, s) for key, t, s in zip(p.matrices, i.clusters, i.summaries)},
+    i.outcomes,
+    snakemake.output[0],
+)
