@@ -134,6 +134,8 @@ def pretrained_input(wildcards):
 
 def train_params(wildcards):
     """Training settings that determine the weights (loader workers are a knob, see train_workers)."""
+    if MODELS[wildcards.model].get("sklearn"):
+        return {}  # fitted once; the train settings do not apply (xaisim.classical)
     settings = RESOLVED["models"][wildcards.model]["train"]
     return {k: v for k, v in settings.items() if k != "num_workers"}
 

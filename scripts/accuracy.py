@@ -14,7 +14,11 @@ table = pd.DataFrame(
     {
         "model": models,
         "arch": [m["arch"] for m in metrics],
-        "val_accuracy": [float((p["pred"] == p["label"]).mean()) for p in preds.values()],
+        # a pretrained head (epochs: 0) predicts its own classes: accuracy on the dataset's is undefined
+        "val_accuracy": [
+            float("nan") if m.get("head") == "pretrained" else float((p["pred"] == p["label"]).mean())
+            for m, p in zip(metrics, preds.values())
+        ],
         "train_seconds": [m["train_seconds"] for m in metrics],
         "epochs": [m["epochs"] for m in metrics],
     }
