@@ -13,6 +13,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/explain.smk"
+include: "rules/examples.smk"
 include: "rules/similarity.smk"
 include: "rules/cluster.smk"
 

@@ -28,6 +28,12 @@ MODELS = {m["name"]: m for m in config["models"]}
 METHODS = {m["name"]: m for m in config["methods"]}
 METRICS = {m["name"]: m for m in config["metrics"]}
 DATA = config["data"]
+# methods with their own rule because they need the train split (registered functions with
+# `needs_train_split`; listed by key here so that parsing imports no torch)
+EXAMPLE_METHODS = [
+    n for n, m in METHODS.items() if m["method"] == "gradient_similarity"
+]
+MAP_METHODS = [n for n in METHODS if n not in EXAMPLE_METHODS]
 
 # CACHING CONVENTION, followed by every rule (tests/test_caching.py checks the effects)
 # - params hold exactly what determines the outputs, with defaults filled in (from RESOLVED or the
@@ -41,7 +47,7 @@ DATA = config["data"]
 
 
 def _one_of(names):
-    return "|".join(re.escape(n) for n in names)
+    return "|".join(re.escape(n) for n in names) or "(?!)"  # (?!) never matches
 
 
 wildcard_constraints:
@@ -203,5 +209,13 @@ def final_outputs():
             metric=method_metrics(method),
             figure=["dendrogram", "louvain", "heatmap"],
         )
-        outputs.append(f"results/figures/{method}/examples.png")
+        if method in EXAMPLE_METHODS:
+            outputs += [
+                f"results/figures/{method}/top_similar.png",
+                f"results/figures/{method}/class_scores.png",
+            ]
+        else:
+            outputs.append(f"results/figures/{method}/examples.png")
+    if EXAMPLE_METHODS:
+        outputs.append("results/summary/identical_class.csv")
     return outputs

@@ -10,6 +10,8 @@ rule explain:
         "results/logs/explain/{method}/{model}.log",
     benchmark:
         "results/benchmarks/explain/{method}/{model}.tsv"
+    wildcard_constraints:
+        method=_one_of(MAP_METHODS),
     conda:
         "../envs/xaisim.yaml"
     threads: torch_threads(config["explain"]["num_workers"])
@@ -51,6 +53,8 @@ rule plot_examples:
         "results/logs/plot_examples/{method}.log",
     benchmark:
         "results/benchmarks/plot_examples/{method}.tsv"
+    wildcard_constraints:
+        method=_one_of(MAP_METHODS),
     conda:
         "../envs/xaisim.yaml"
     resources:

@@ -72,6 +72,25 @@ def _check_model(model: dict[str, Any], config: dict[str, Any], where: str) -> N
             )
 
 
+def _check_merged_method_params(config: dict[str, Any], registry: Any) -> None:
+    """Methods with a ``validate(params, where, model, config)`` hook (cross-field rules, rules that
+    depend on the model or the data) see each model's merged parameters."""
+    for i, method in enumerate(config["methods"]):
+        if method["method"] not in registry.names():
+            continue
+        validate = getattr(registry.get(method["method"]), "validate", None)
+        if validate is None:
+            continue
+        for j, model in enumerate(config["models"]):
+            own = model.get("methods", {}).get(method["name"])
+            where = f"config models[{j}].methods.{method['name']}" if own else f"config methods[{i}].params"
+            try:
+                params = registry.check_params(method["method"], {**method.get("params", {}), **(own or {})}, where)
+                validate(params, where, model, config)
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
+
+
 def check(config: dict[str, Any]) -> None:
     """Files exist, names unique, timm architectures, methods/metrics and their params known."""
     import timm.optim
@@ -95,6 +114,7 @@ def check(config: dict[str, Any]) -> None:
             if name not in method_names:
                 raise ConfigError(f"{where}.methods.{name}: no method named {name!r} in methods: {sorted(method_names)}")
             _check_params(METHODS, method_names[name]["method"], params, f"{where}.methods.{name}")
+    _check_merged_method_params(config, METHODS)
     for section, key, registry in (("methods", "method", METHODS), ("metrics", "metric", METRICS)):
         for i, m in enumerate(config[section]):
             if m[key] not in registry.names():

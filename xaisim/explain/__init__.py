@@ -21,4 +21,4 @@ class Unsupported(Exception):
     The message is the reason, one line; the explain stage records it as a "not supported" outcome.
     """
 
-from xaisim.explain import gradcam, integrated_gradients  # noqa: E402,F401  (registers methods)
+from xaisim.explain import gradcam, gradient_similarity, integrated_gradients  # noqa: E402,F401  (registers methods)
