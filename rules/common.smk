@@ -30,6 +30,12 @@ MODELS = {m["name"]: m for m in config["models"]}
 METHODS = {m["name"]: m for m in config["methods"]}
 METRICS = {m["name"]: m for m in config["metrics"]}
 DATA = config["data"]
+# methods with their own rule because they need the train split (registered functions with
+# `needs_train_split`; listed by key here so that parsing imports no torch)
+EXAMPLE_METHODS = [
+    n for n, m in METHODS.items() if m["method"] == "gradient_similarity"
+]
+MAP_METHODS = [n for n in METHODS if n not in EXAMPLE_METHODS]
 
 # CACHING CONVENTION, followed by every rule (tests/test_caching.py checks the effects)
 # - params hold exactly what determines the outputs, with defaults filled in (from RESOLVED or the
@@ -43,7 +49,7 @@ DATA = config["data"]
 
 
 def _one_of(names):
-    return "|".join(re.escape(n) for n in names)
+    return "|".join(re.escape(n) for n in names) or "(?!)"  # (?!) never matches
 
 
 wildcard_constraints:
@@ -136,6 +142,8 @@ def pretrained_input(wildcards):
 
 def train_params(wildcards):
     """Training settings that determine the weights (loader workers are a knob, see train_workers)."""
+    if MODELS[wildcards.model].get("sklearn"):
+        return {}  # fitted once; the train settings do not apply (xaisim.classical)
     settings = RESOLVED["models"][wildcards.model]["train"]
     return {k: v for k, v in settings.items() if k != "num_workers"}
 
@@ -241,4 +249,11 @@ def final_outputs():
             method=method,
             metric=method_metrics(method),
         )
+        if method in EXAMPLE_METHODS:
+            outputs += [
+                f"results/figures/{method}/top_similar.png",
+                f"results/figures/{method}/class_scores.png",
+            ]
+    if EXAMPLE_METHODS:
+        outputs.append("results/summary/identical_class.csv")
     return outputs

@@ -10,6 +10,8 @@ rule explain:
         "results/logs/explain/{method}/{model}.log",
     benchmark:
         "results/benchmarks/explain/{method}/{model}.tsv"
+    wildcard_constraints:
+        method=_one_of(MAP_METHODS),
     conda:
         "../envs/xaisim.yaml"
     threads: torch_threads(config["explain"]["num_workers"])

@@ -113,7 +113,7 @@ rule explanation_grids:
         predictions=expand("results/predictions/{model}.csv", model=MODELS),
         maps=expand(
             "results/explanations/{method}/{model}.safetensors",
-            method=METHODS,
+            method=MAP_METHODS,
             model=MODELS,
         ),
     output:
@@ -146,9 +146,9 @@ rule explanation_grids:
         **resources("explanation_grids", mem_mb=2000, runtime=10),
     params:
         models=list(MODELS),
-        methods=list(METHODS),
+        methods=MAP_METHODS,
         families=FAMILIES,
-        normalise={m: similarity_settings(m)["normalise"] for m in METHODS},
+        normalise={m: similarity_settings(m)["normalise"] for m in MAP_METHODS},
         categories=IMAGE_CATEGORIES,
         figures=canonical(config["figures"]),
         seed=config["seed"],

@@ -147,6 +147,23 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     check_png(shot, 500)
 
 
+def test_gradient_similarity_scores_figures_and_identical_class_table(run):
+    subset = pd.read_csv(run / "results/data/explain.csv", dtype={"image_id": str})
+    index = pd.read_csv(run / "results/data/index.csv", dtype={"image_id": str}).set_index("image_id")
+    for model in ("resnet", "vit"):
+        f = ArrayFile(run / f"results/explanations/gradsim/{model}.safetensors")
+        scores = f.read("maps")
+        assert scores.shape == (len(subset), 1, 20) and np.isfinite(scores).all() and np.abs(scores).max() <= 1 + 1e-6
+        assert f.meta["image_ids"] == list(subset["image_id"]) and f.meta["kernel"] == "grad_cos"
+        assert (index.loc[f.meta["reference_ids"], "split"] == "train").all()
+    for fig in ("top_similar", "class_scores"):
+        assert (run / f"results/figures/gradsim/{fig}.png").stat().st_size > 5000
+    table = pd.read_csv(run / "results/summary/identical_class.csv")
+    assert list(table["model"]) == ["resnet", "vit"] and table["identical_pred"].between(0, 1).all()
+    distance = read_matrix(run / "results/similarity/gradsim/cosine/all/distance.csv")
+    assert list(distance.index) == ["resnet", "vit"] and np.isfinite(distance.to_numpy()).all()
+
+
 def test_a_finished_run_has_nothing_to_do(run):
     assert "Nothing to be done" in snakemake(run, "-n").stdout
 

@@ -40,13 +40,63 @@ def _check_params(registry: Any, name: str, params: dict[str, Any], where: str) 
         raise ConfigError(str(err)) from None
 
 
+def _check_model(model: dict[str, Any], config: dict[str, Any], where: str) -> None:
+    """One model entry: timm arch or scikit-learn estimator and its kwargs, weights, ``epochs: 0``."""
+    from xaisim import classical
+    from xaisim.models import check_arch
+
+    if model.get("sklearn"):
+        extra = [k for k in ("arch", "pretrained_file") if model.get(k)] + (["pretrained"] if model.get("pretrained") else [])
+        if extra:
+            raise ConfigError(f"{where}: a scikit-learn model takes no {'/'.join(extra)}; remove it or drop `sklearn`")
+        try:
+            classical.estimator(model["sklearn"], model.get("kwargs"))
+        except ValueError as err:
+            raise ConfigError(f"{where}.kwargs: {err}") from None
+        return
+    try:
+        check_arch(model["arch"])
+    except ValueError as err:
+        raise ConfigError(f"{where}.arch: {err}") from None
+    epochs = {**config.get("train", {}), **model.get("train", {})}.get("epochs")
+    if epochs == 0:
+        if not (model.get("pretrained") or model.get("pretrained_file")):
+            raise ConfigError(
+                f"{where}.train.epochs: 0 explains a pretrained model as it is; set `pretrained: true` or "
+                "`pretrained_file`, or train it (epochs >= 1)"
+            )
+        if config.get("explain", {}).get("target") == "label":
+            raise ConfigError(
+                f"{where}.train.epochs: 0 keeps the pretrained head's own classes, so explain.target: label "
+                "names no class of it; use explain.target: pred"
+            )
+
+
+def _check_merged_method_params(config: dict[str, Any], registry: Any) -> None:
+    """Methods with a ``validate(params, where, model, config)`` hook (cross-field rules, rules that
+    depend on the model or the data) see each model's merged parameters."""
+    for i, method in enumerate(config["methods"]):
+        if method["method"] not in registry.names():
+            continue
+        validate = getattr(registry.get(method["method"]), "validate", None)
+        if validate is None:
+            continue
+        for j, model in enumerate(config["models"]):
+            own = model.get("methods", {}).get(method["name"])
+            where = f"config models[{j}].methods.{method['name']}" if own else f"config methods[{i}].params"
+            try:
+                params = registry.check_params(method["method"], {**method.get("params", {}), **(own or {})}, where)
+                validate(params, where, model, config)
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
+
+
 def check(config: dict[str, Any]) -> None:
     """Files exist, names unique, timm architectures, methods/metrics and their params known."""
     import timm.optim
 
     from xaisim.cluster import check_settings
     from xaisim.explain import METHODS
-    from xaisim.models import check_arch
     from xaisim.similarity import METRICS
     from xaisim.similarity.settings import method_settings
 
@@ -57,10 +107,7 @@ def check(config: dict[str, Any]) -> None:
     optimizers = set(timm.optim.list_optimizers())
     for i, model in enumerate(config["models"]):
         where = f"config models[{i}]"
-        try:
-            check_arch(model["arch"])
-        except ValueError as err:
-            raise ConfigError(f"{where}.arch: {err}") from None
+        _check_model(model, config, where)
         for train in (config.get("train", {}), model.get("train", {})):
             if "optimizer" in train and train["optimizer"] not in optimizers:
                 raise ConfigError(f"{where}: unknown optimizer {train['optimizer']!r}; see timm.optim.list_optimizers()")
@@ -68,6 +115,7 @@ def check(config: dict[str, Any]) -> None:
             if name not in method_names:
                 raise ConfigError(f"{where}.methods.{name}: no method named {name!r} in methods: {sorted(method_names)}")
             _check_params(METHODS, method_names[name]["method"], params, f"{where}.methods.{name}")
+    _check_merged_method_params(config, METHODS)
     for section, key, registry in (("methods", "method", METHODS), ("metrics", "metric", METRICS)):
         for i, m in enumerate(config[section]):
             if m[key] not in registry.names():

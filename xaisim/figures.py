@@ -96,8 +96,9 @@ def accuracy(
             "model": models,
             "arch": [m["arch"] for m in info],
             "family": [families[m] for m in models],
-            "val_accuracy": [float((p["pred"] == p["label"]).mean()) for p in preds.values()],
-            "val_accuracy_centre_crop": [float((p["pred"] == p["label"]).mean()) for p in crop],
+            # a pretrained head (epochs: 0) predicts its own classes: accuracy on the dataset's is undefined
+            "val_accuracy": [_accuracy(p, m) for p, m in zip(preds.values(), info)],
+            "val_accuracy_centre_crop": [_accuracy(p, m) for p, m in zip(crop, info)],
             "train_seconds": [m["train_seconds"] for m in info],
             "epochs": [m["epochs"] for m in info],
         }
@@ -106,6 +107,12 @@ def accuracy(
     accuracy_plots.accuracy_bars(table, families, models, out["accuracy"], formats)
     distributions.matrix(agreement(preds), families, "Same prediction on the validation split", out["agreement"],
                          "fraction of images", formats=formats, vmin=0, vmax=1)
+
+
+def _accuracy(predictions: pd.DataFrame, metrics: dict) -> float:
+    if metrics.get("head") == "pretrained":
+        return float("nan")
+    return float((predictions["pred"] == predictions["label"]).mean())
 
 
 def _load_image(path: str | Path) -> np.ndarray:

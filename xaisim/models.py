@@ -1,14 +1,24 @@
-"""timm models built from one config entry: create, preprocess, load trained weights.
+"""Models built from one config entry: create, preprocess, load trained weights.
 
-A model entry holds ``arch`` (a timm name, optionally ``arch.tag``), ``kwargs`` for
-``timm.create_model``, ``pretrained`` (hub weights) or ``pretrained_file`` (local weights through
-timm's own loader) and an optional ``input_size``. Preprocessing takes the normalisation from
-``timm.data.resolve_model_data_config`` and resizes to a square without centre crop.
+Two kinds of entry, one entry point (:func:`kind` dispatches):
+
+- timm: ``arch`` (a timm name, optionally ``arch.tag``), ``kwargs`` for ``timm.create_model``,
+  ``pretrained`` (hub weights) or ``pretrained_file`` (local weights through timm's own loader).
+- sklearn: ``sklearn`` (a name in :data:`xaisim.classical.ESTIMATORS`), ``kwargs`` for the
+  estimator; see :mod:`xaisim.classical`.
+
+Both take an optional ``input_size``. Preprocessing takes the normalisation from
+``timm.data.resolve_model_data_config`` (timm's ImageNet defaults for scikit-learn models) and
+resizes to a square without centre crop.
+
+The weights file records the head: ``num_classes`` in its metadata, so a model kept with its
+pretrained classifier (``train: {epochs: 0}``) reloads with its own classes (e.g. ImageNet's 1000).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +30,18 @@ from safetensors.torch import load_model
 from timm.data import create_transform, resolve_model_data_config
 from torch import nn
 
-BUILD_KEYS = ("arch", "kwargs", "pretrained", "pretrained_file", "input_size")
+BUILD_KEYS = ("arch", "sklearn", "kwargs", "pretrained", "pretrained_file", "input_size")
+
+
+def kind(spec: dict[str, Any]) -> str:
+    """``sklearn`` or ``timm``: which builder a model entry (or spec) uses."""
+    return "sklearn" if spec.get("sklearn") else "timm"
+
+
+def supports_gradients(model: nn.Module) -> bool:
+    """False for models without parameter/input gradients (scikit-learn): gradient methods raise
+    :class:`xaisim.explain.Unsupported` for them. A module opts out with ``supports_gradients = False``."""
+    return bool(getattr(model, "supports_gradients", True))
 
 
 def build_spec(entry: dict[str, Any]) -> dict[str, Any]:
@@ -35,8 +56,12 @@ def check_arch(arch: str) -> None:
         raise ValueError(f"unknown timm architecture {arch!r}; similar: {', '.join(close) or 'none'}")
 
 
-def create(spec: dict[str, Any], num_classes: int, pretrained: bool | None = None) -> nn.Module:
-    """Create the network; ``pretrained=False`` skips any weights (the trained ones load later)."""
+def create(spec: dict[str, Any], num_classes: int | None, pretrained: bool | None = None) -> nn.Module:
+    """Create a timm network; ``pretrained=False`` skips any weights (the trained ones load later).
+
+    ``num_classes=None`` keeps the architecture's (pretrained) head."""
+    if kind(spec) != "timm":
+        raise ValueError(f"{spec['sklearn']!r} is a scikit-learn model: it is fitted by xaisim.classical.fit")
     use_weights = bool(spec.get("pretrained") or spec.get("pretrained_file"))
     if pretrained is not None:
         use_weights = use_weights and pretrained
@@ -47,7 +72,9 @@ def create(spec: dict[str, Any], num_classes: int, pretrained: bool | None = Non
             raise FileNotFoundError(f"pretrained_file {path} of {spec['arch']} does not exist")
         kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
     try:
-        return timm.create_model(spec["arch"], pretrained=use_weights, num_classes=num_classes, **kwargs)
+        if num_classes is not None:
+            kwargs["num_classes"] = num_classes
+        return timm.create_model(spec["arch"], pretrained=use_weights, **kwargs)
     except (OSError, RuntimeError, ValueError, SafetensorError) as err:
         if not use_weights:
             raise
@@ -95,8 +122,43 @@ def transform(
     )
 
 
+def save_trained(model: nn.Module, path: str | Path, head: str) -> None:
+    """Write a timm model's weights atomically, with its class count and ``head`` (trained |
+    pretrained) in the metadata."""
+    from safetensors.torch import save_model
+
+    from xaisim.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        # one metadata key: safetensors stores several in hash order, which differs between runs
+        meta = json.dumps({"num_classes": model.num_classes, "head": head}, sort_keys=True)
+        save_model(model.cpu(), str(tmp), metadata={"xaisim": meta})
+
+
+def weights_meta(weights: str | Path) -> dict[str, Any]:
+    """The ``xaisim`` metadata of a weights file (empty for files from elsewhere)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as f:
+        return json.loads((f.metadata() or {}).get("xaisim", "{}"))
+
+
 def load_trained(spec: dict[str, Any], weights: str | Path, num_classes: int) -> nn.Module:
-    """Rebuild a fine-tuned model from its ``weights.safetensors`` in eval mode."""
-    model = create(spec, num_classes, pretrained=False)
+    """Rebuild a trained model from its ``weights.safetensors`` in eval mode.
+
+    ``num_classes`` is the dataset's; a timm model whose file records another class count (its
+    pretrained head, ``epochs: 0``) is rebuilt with that one. scikit-learn models come back as
+    :class:`xaisim.classical.SklearnClassifier`."""
+    if kind(spec) == "sklearn":
+        from xaisim import classical
+
+        return classical.SklearnClassifier(classical.load(str(weights)), num_classes).eval()
+    classes = int(weights_meta(weights).get("num_classes", num_classes))
+    model = create(spec, classes, pretrained=False)
     load_model(model, str(weights))
     return model.eval()
+
+
+def pretrained_head(weights: str | Path) -> bool:
+    """True when the weights keep the architecture's pretrained classifier (``train: {epochs: 0}``)."""
+    return weights_meta(weights).get("head") == "pretrained"

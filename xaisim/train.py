@@ -1,4 +1,11 @@
-"""Fine-tune (or train from scratch) one timm model on the train split; validate every epoch."""
+"""Fine-tune (or train from scratch) one model on the train split; validate every epoch.
+
+timm models train with the ``train`` settings; ``epochs: 0`` keeps a pretrained model as it is,
+with its own classifier head and classes (e.g. ImageNet's 1000): its predictions are indices into
+those classes, so its ``val_accuracy`` is not defined (null in metrics.json, empty in the summary)
+and its maps explain its own predicted class. scikit-learn models are fitted once on flattened
+pixels (:mod:`xaisim.classical`); the ``train`` settings do not apply to them.
+"""
 
 from __future__ import annotations
 
@@ -112,14 +119,35 @@ def train_model(
     metrics_path: str,
 ) -> dict[str, Any]:
     """Build ``spec``, train it on the index's train split and write weights and metrics atomically."""
-    from safetensors.torch import save_model
-
-    from xaisim import models
+    from xaisim import classical, models
     from xaisim.data import loader, num_classes, read_index
-    from xaisim.io import atomic_path, write_json
+    from xaisim.io import write_json
 
     index = read_index(index_path)
     classes = num_classes(index)
+    if models.kind(spec) == "sklearn":
+        cfg = models.data_config(nn.Identity(), spec, image_size)
+        plain = models.transform(cfg, train=False)
+        est, metrics = classical.fit(
+            spec,
+            loader(index[index["split"] == "train"], plain, 256),
+            loader(index[index["split"] == "val"], plain, 256),
+            num_classes=classes,
+            seed=seed,
+        )
+        metrics.update(arch=f"sklearn:{spec['sklearn']}", num_classes=classes, input_size=list(cfg["input_size"]))
+        classical.save(est, weights_path, {"sklearn": spec["sklearn"], "num_classes": classes})
+        write_json(metrics, metrics_path)
+        return metrics
+    if train["epochs"] == 0:
+        model = models.create(spec, None)
+        metrics = {"train_loss": [], "val_accuracy": [], "val_accuracy_final": None, "train_seconds": 0.0, "epochs": 0}
+        metrics.update(arch=spec["arch"], num_classes=model.num_classes, head="pretrained",
+                       input_size=list(models.data_config(model, spec, image_size)["input_size"]))
+        log.info("epochs 0: %s kept as it is, with its pretrained %d-class head", spec["arch"], model.num_classes)
+        models.save_trained(model, weights_path, head="pretrained")
+        write_json(metrics, metrics_path)
+        return metrics
     model = models.create(spec, classes)
     cfg = models.data_config(model, spec, image_size)
     train_loader = loader(
@@ -146,8 +174,7 @@ def train_model(
         device=device,
         amp=amp,
     )
-    metrics.update(arch=spec["arch"], num_classes=classes, input_size=list(cfg["input_size"]))
-    with atomic_path(weights_path) as tmp:
-        save_model(model.cpu(), str(tmp))
+    metrics.update(arch=spec["arch"], num_classes=classes, head="trained", input_size=list(cfg["input_size"]))
+    models.save_trained(model, weights_path, head="trained")
     write_json(metrics, metrics_path)
     return metrics

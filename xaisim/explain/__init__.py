@@ -39,4 +39,4 @@ def forward_only(fn):
     fn.forward_only = True
     return fn
 
-from xaisim.explain import gradcam, gradients, integrated_gradients, kernelshap, lime, lrp, rollout  # noqa: E402,F401  (registers methods)
+from xaisim.explain import gradcam, gradient_similarity, gradients, integrated_gradients, kernelshap, lime, lrp, rollout  # noqa: E402,F401  (registers methods)

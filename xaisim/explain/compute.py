@@ -48,9 +48,14 @@ def explain(
 
     Raises :class:`~xaisim.explain.Unsupported` if the method cannot explain the model.
     """
+    from xaisim.models import supports_gradients
+
     fn = METHODS.get(method)
+    forward = getattr(fn, "forward_only", False)
+    if not forward and not supports_gradients(model):
+        raise Unsupported(f"{method} needs gradients, which {type(model).__name__} does not have")
     model.to(device).eval()
-    use_amp = amp and device.type == "cuda" and getattr(fn, "forward_only", False)
+    use_amp = amp and device.type == "cuda" and forward
 
     def call(x: torch.Tensor, t: torch.Tensor) -> Explanation:
         with torch.autocast(device.type, enabled=use_amp):

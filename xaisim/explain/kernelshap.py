@@ -32,7 +32,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from xaisim.explain import register_method
+from xaisim.explain import forward_only, register_method
 from xaisim.explain.baselines import BaselineName, BlurSigma, NoiseStd, make_baseline, mean_std
 from xaisim.explain.perturb import ChunkSize, Output, evaluate, spread
 from xaisim.explain.segment import THESIS_SLIC, Segmentation, parse, segment, to_pixels
@@ -141,6 +141,7 @@ def validate(params: dict[str, Any]) -> None:
 
 
 @register_method("kernelshap", validate=validate)
+@forward_only
 def kernelshap(
     model: nn.Module,
     inputs: Tensor,

@@ -26,7 +26,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from xaisim.explain import register_method
+from xaisim.explain import forward_only, register_method
 from xaisim.explain.baselines import BaselineName, BlurSigma, NoiseStd, make_baseline, mean_std
 from xaisim.explain.perturb import ChunkSize, Output, evaluate, spread
 from xaisim.explain.segment import THESIS_SLIC, Segmentation, parse, segment, to_pixels
@@ -83,6 +83,7 @@ def validate(params: dict[str, Any]) -> None:
 
 
 @register_method("lime", validate=validate)
+@forward_only
 def lime(
     model: nn.Module,
     inputs: Tensor,

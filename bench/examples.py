@@ -1,0 +1,138 @@
+"""Gradient similarity: torch.func (vmap of grad) against alibi's per-sample loop, the stage's cost
+per quickstart model, and peak memory with chunking.
+
+    .venv/bin/python bench/examples.py [speed] [cost] [memory]
+
+speed:  per-sample gradients + kernel for N explained x R reference images, batched with
+        vmap(grad) against the loop alibi runs (precomputed training gradients: zero_grad and
+        backward per sample, gradients to numpy, np.dot per explained image); the ratio and the
+        largest score difference. Target ratio >= 5.
+cost:   the stage's scoring of 64 explained x 200 reference images at the quickstart's sizes, per
+        model, with all parameters and with the "@classifier" and "@last_stage" subsets.
+memory: peak RSS of a child process scoring a reference set whose gradients do not fit
+        ``memory_mb`` (ResNet18, 45 MB per gradient) against the size they would need at once.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from xaisim.examples.similarity import gradient_similarity_scores  # noqa: E402
+
+QUICKSTART = {  # name: (arch, kwargs, input size) as in config.yaml
+    "ResNet18": ("resnet18", {}, 64),
+    "MobileNetV3": ("mobilenetv3_small_100", {}, 64),
+    "ConvNeXt": ("convnext_atto", {}, 64),
+    "ViT": ("vit_tiny_patch16_224", {"img_size": 32, "patch_size": 8, "depth": 6, "global_pool": "avg",
+                                     "class_token": False}, 32),
+}
+
+
+def _model(arch: str, kwargs: dict, classes: int = 10) -> torch.nn.Module:
+    import timm
+
+    torch.manual_seed(0)
+    return timm.create_model(arch, num_classes=classes, **kwargs).eval()
+
+
+def _data(n: int, r: int, size: int, classes: int = 10):
+    gen = torch.Generator().manual_seed(0)
+    x, xr = torch.randn(n, 3, size, size, generator=gen), torch.randn(r, 3, size, size, generator=gen)
+    return x, torch.arange(n) % classes, xr, torch.arange(r) % classes
+
+
+def alibi_loop(model, x, y, xr, yr) -> np.ndarray:
+    """alibi's GradientSimilarity (precompute_grads=True, grad_cos): one sample at a time."""
+    def grads(xi, yi):
+        model.zero_grad()
+        F.cross_entropy(model(xi[None]), yi[None]).backward()
+        return np.concatenate([p.grad.reshape(-1).numpy() for p in model.parameters() if p.grad is not None])
+
+    train = np.stack([grads(xi, yi) for xi, yi in zip(xr, yr)])
+    train_norm = np.linalg.norm(train, axis=1)
+    out = []
+    for xi, yi in zip(x, y):
+        g = grads(xi, yi)[None]
+        out.append((g @ train.T) / (np.linalg.norm(g, axis=1)[:, None] @ train_norm[None, :] + 1e-7))
+    return np.concatenate(out)
+
+
+def speed(n: int = 16, r: int = 64) -> bool:
+    ok = True
+    for name, (arch, kwargs, size) in [("test_efficientnet", ("test_efficientnet", {}, 32)), *QUICKSTART.items()]:
+        model = _model(arch, kwargs)
+        x, y, xr, yr = _data(n, r, size)
+        start = time.perf_counter()
+        loop = alibi_loop(model, x, y, xr, yr)
+        t_loop = time.perf_counter() - start
+        start = time.perf_counter()
+        got = gradient_similarity_scores(model, x, y, lambda xr=xr, yr=yr: [(xr, yr)], r, kernel="grad_cos", memory_mb=4096)
+        t_vmap = time.perf_counter() - start
+        diff = float(np.abs(got.scores.numpy() - loop).max())
+        ratio = t_loop / t_vmap
+        ok &= ratio >= 5
+        print(f"speed {name:18s} P={got.n_parameters:>9,d} {n}x{r} at {size}px: loop {t_loop:6.2f} s, "
+              f"vmap {t_vmap:6.2f} s, ratio {ratio:5.2f} (target >= 5), max |diff| {diff:.1e}", flush=True)
+    return ok
+
+
+def cost(n: int = 64, r: int = 200) -> bool:
+    for name, (arch, kwargs, size) in QUICKSTART.items():
+        model = _model(arch, kwargs)
+        x, y, xr, yr = _data(n, r, size)
+        ref = [(xr[i : i + 32], yr[i : i + 32]) for i in range(0, r, 32)]
+        for prefixes in (["@classifier"], ["@last_stage"], []):
+            start = time.perf_counter()
+            got = gradient_similarity_scores(model, x, y, lambda ref=ref: ref, r, kernel="grad_cos", prefixes=prefixes)
+            print(f"cost {name:12s} {n}x{r} at {size}px, parameters {prefixes or 'all'}: "
+                  f"{time.perf_counter() - start:6.1f} s, P={got.n_parameters:,d}, passes {got.meta['passes']}", flush=True)
+    return True
+
+
+def _memory_child(memory_mb: float, n: int, r: int) -> None:
+    model = _model("resnet18", {})
+    x, y, xr, yr = _data(n, r, 64)
+    ref = [(xr[i : i + 16], yr[i : i + 16]) for i in range(0, r, 16)]
+    start = time.perf_counter()
+    got = gradient_similarity_scores(model, x, y, lambda: ref, r, kernel="grad_dot", memory_mb=memory_mb)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_mb": peak, "seconds": time.perf_counter() - start, "P": got.n_parameters, **got.meta}))
+
+
+def memory(memory_mb: float = 512, n: int = 8, r: int = 48) -> bool:
+    done = subprocess.run([sys.executable, __file__, "_memory_child", str(memory_mb), str(n), str(r)],
+                          capture_output=True, text=True, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    need = 4 * out["P"] * (n + r) / 2**20
+    base = subprocess.run([sys.executable, "-c", "import resource, timm, torch; timm.create_model('resnet18');"
+                           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
+                          capture_output=True, text=True, check=True)
+    baseline = float(base.stdout.strip())
+    ok = out["peak_mb"] - baseline <= 2.5 * memory_mb
+    print(f"memory ResNet18 {n}x{r} at 64px: all gradients at once would take {need:,.0f} MB; with memory_mb="
+          f"{memory_mb:g}: peak RSS {out['peak_mb']:,.0f} MB ({out['peak_mb'] - baseline:,.0f} MB above the "
+          f"{baseline:,.0f} MB of torch+timm+model), chunks of {out['chunk']}, groups of {out['group']}, "
+          f"{out['passes']} passes, {out['seconds']:.1f} s: {'PASS' if ok else 'FAIL'} (target <= 2.5 x memory_mb)")
+    return ok
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    if sys.argv[1:2] == ["_memory_child"]:
+        _memory_child(float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        sys.exit(0)
+    chosen = sys.argv[1:] or ["speed", "cost", "memory"]
+    results = [{"speed": speed, "cost": cost, "memory": memory}[c]() for c in chosen]
+    sys.exit(0 if all(results) else 1)

@@ -1,0 +1,245 @@
+"""Gradient similarity (alibi's kernels) against a plain per-sample zero_grad/backward loop, its
+memory policy, projection, reference set, config checks and the stage's file."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import timm
+import torch
+import torch.nn.functional as F
+import yaml
+
+from xaisim import models
+from xaisim.config import ConfigError, check
+from xaisim.examples import report
+from xaisim.examples.compute import explain_examples
+from xaisim.examples.gradients import CountSketch, select_parameters
+from xaisim.examples.similarity import gradient_similarity_scores
+from xaisim.explain.gradient_similarity import reference_subset
+from xaisim.io import ArrayFile
+from xaisim.runtime import get_device
+
+KERNELS = ["grad_dot", "grad_cos", "grad_asym_dot"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """vmap'd backward passes with 2 threads on a loaded 2-core machine run ~40x slower than with 1."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    model = timm.create_model("test_efficientnet", num_classes=4).eval()
+    x, xr = torch.randn(5, 3, 16, 16), torch.randn(9, 3, 16, 16)
+    y, yr = torch.tensor([0, 1, 2, 3, 1]), torch.arange(9) % 4
+    return model, x, y, xr, yr
+
+
+@pytest.fixture(scope="module")
+def loop(setup):
+    model, x, y, xr, yr = setup
+    return loop_gradients(model, x, y), loop_gradients(model, xr, yr)
+
+
+def loop_gradients(model, x, y, names=None):
+    """alibi's way: one sample at a time, zero_grad, backward, concatenate the parameters' .grad."""
+    out = []
+    for i in range(len(x)):
+        model.zero_grad()
+        F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]).backward()
+        out.append(torch.cat([p.grad.flatten() for n, p in model.named_parameters() if names is None or n in names]))
+    model.zero_grad()
+    return torch.stack(out).double()
+
+
+def alibi_kernel(kernel, gx, gr, eps=1e-7):
+    dot = gx @ gr.T
+    if kernel == "grad_dot":
+        return dot
+    if kernel == "grad_cos":
+        return dot / (gx.norm(dim=1)[:, None] @ gr.norm(dim=1)[None, :] + eps)
+    return dot / (gr.norm(dim=1) ** 2 + eps)[None, :]
+
+
+def batches(xr, yr, size=4):
+    return lambda: [(xr[i : i + size], yr[i : i + size]) for i in range(0, len(xr), size)]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_scores_equal_a_per_sample_backward_loop(setup, loop, kernel):
+    model, x, y, xr, yr = setup
+    got = gradient_similarity_scores(model, x, y, batches(xr, yr), len(xr), kernel=kernel)
+    gx, gr = loop
+    expected = alibi_kernel(kernel, gx, gr)
+    scale = expected.abs().max()
+    assert (got.scores - expected).abs().max() <= 1e-5 * scale
+    assert torch.allclose(got.reference_sq_norms, gr.square().sum(1), rtol=1e-5)
+    assert torch.equal(got.reference_preds, model(xr).argmax(1))
+    assert all(p.grad is None for p in model.parameters())  # no .grad touched
+
+
+def test_chunked_multi_pass_scores_equal_the_single_pass(setup):
+    model, x, y, xr, yr = setup
+    whole = gradient_similarity_scores(model, x, y, batches(xr, yr), len(xr), kernel="grad_cos")
+    n_params = sum(p.numel() for p in model.parameters())
+    tight = 4 * n_params * 2 * 2 / 2**20  # room for 2 gradients per half: groups of 2, chunks of 2
+    small = gradient_similarity_scores(model, x, y, batches(xr, yr, 3), len(xr), kernel="grad_cos", memory_mb=tight)
+    assert small.meta["passes"] == 3 and small.meta["chunk"] == 2
+    assert (small.scores - whole.scores).abs().max() <= 1e-5 * whole.scores.abs().max()
+
+
+def test_parameter_subset_uses_only_those_gradients(setup):
+    model, x, y, xr, yr = setup
+    names = select_parameters(model, ["classifier", "conv_head"])
+    assert names and all(n.startswith(("classifier.", "conv_head.")) for n in names)
+    got = gradient_similarity_scores(model, x, y, batches(xr, yr), len(xr), kernel="grad_dot",
+                                     prefixes=["classifier", "conv_head"])
+    expected = alibi_kernel("grad_dot", loop_gradients(model, x, y, names), loop_gradients(model, xr, yr, names))
+    assert (got.scores - expected).abs().max() <= 1e-5 * expected.abs().max()
+    assert got.n_parameters == sum(p.numel() for n, p in model.named_parameters() if n in names)
+    assert select_parameters(model, ["@classifier"]) == ["classifier.weight", "classifier.bias"]
+    assert select_parameters(model, ["@last_stage"])[0].startswith(model.feature_info[-1]["module"] + ".")
+    with pytest.raises(ValueError, match=r"no parameters under 'head'; module prefixes of this model: \[.*'classifier'"):
+        select_parameters(model, ["head"])
+
+
+def test_count_sketch_preserves_inner_products_on_average():
+    gen = torch.Generator().manual_seed(1)
+    a, b = torch.randn(2, 5000, generator=gen, dtype=torch.float64)
+    b = 0.7 * a + b  # correlated
+    dots = [float((s(a[None]) @ s(b[None]).T)) for s in (CountSketch(5000, 64, seed) for seed in range(300))]
+    exact = float(a @ b)
+    assert abs(np.mean(dots) - exact) < 4 * np.std(dots) / np.sqrt(len(dots))
+    s = CountSketch(5000, 64, seed=3)
+    assert torch.equal(s(a[None]), CountSketch(5000, 64, seed=3)(a[None]))  # seeded
+
+
+def test_projection_reports_its_error_against_exact_scores(setup):
+    model, x, y, xr, yr = setup
+    exact = gradient_similarity_scores(model, x, y, batches(xr, yr), len(xr), kernel="grad_cos")
+    proj = gradient_similarity_scores(model, x, y, batches(xr, yr), len(xr), kernel="grad_cos", projection_dim=2048)
+    info = proj.meta["projection"]
+    assert info["check_images"] == 4 and info["dim"] == 2048
+    err = (proj.scores[:4] - exact.scores[:4]).abs()
+    assert info["max_abs_error"] == pytest.approx(float(err.max()), rel=1e-4, abs=1e-9)
+    assert 0 < info["max_abs_error"] < 0.2 and info["spearman"] > 0.8
+
+
+def test_reference_subset_is_seeded_stratified_and_checked():
+    rows = pd.DataFrame({"image_id": [f"i{k:03d}" for k in range(100)], "label": np.arange(100) % 4})
+    a = reference_subset(rows, 20, seed=0)
+    assert a.equals(reference_subset(rows, 20, seed=0)) and not a.equals(reference_subset(rows, 20, seed=1))
+    assert a["label"].value_counts().tolist() == [5, 5, 5, 5] and list(a["image_id"]) == sorted(a["image_id"])
+    with pytest.raises(ValueError, match=r"reference_images: 101 is larger than the train split \(100 images\)"):
+        reference_subset(rows, 101, seed=0)
+    with pytest.raises(ValueError, match="reference_images: 3 is below the 4 classes"):
+        reference_subset(rows, 3, seed=0)
+
+
+@pytest.fixture
+def tiny(repo):
+    config = yaml.safe_load((repo / "configs" / "tiny.yaml").read_text())
+    config["methods"].append({"name": "gs", "method": "gradient_similarity", "params": {}})
+    return config
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"kernel": "grad_sin"}, r"methods\[\d\].params.kernel: Input should be 'grad_dot', 'grad_cos' or 'grad_asym_dot'"),
+        ({"top_k": 30, "reference_images": 20}, r"methods\[\d\].params.top_k: 30 is larger than reference_images=20"),
+        ({"reference_images": 1500}, r"methods\[\d\].params.reference_images: 1500 is larger than the train split \(1437"),
+        ({"parameters": ["fc", "layer9"]}, r"methods\[\d\].params.parameters: resnet \(resnet10t\) has no parameters under 'layer9'"),
+    ],
+)
+def test_bad_parameters_fail_at_dag_build_in_one_line(tiny, params, message):
+    tiny["methods"][-1]["params"] = params
+    with pytest.raises(ConfigError, match=message) as err:
+        check(tiny)
+    assert "\n" not in str(err.value)
+
+
+def test_per_model_override_is_checked_merged(tiny):
+    tiny["methods"][-1]["params"] = {"top_k": 10}
+    tiny["models"][1]["methods"] = {"gs": {"reference_images": 5}}
+    with pytest.raises(ConfigError, match=r"models\[1\].methods.gs.top_k: 10 is larger than reference_images=5"):
+        check(tiny)
+    tiny["methods"][-1]["params"] = {"parameters": ["head"]}  # vit has a head, resnet a fc
+    tiny["models"][1]["methods"] = {}
+    with pytest.raises(ConfigError, match=r"resnet \(resnet10t\) has no parameters under 'head'"):
+        check(tiny)
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory):
+    """The stage on digits at 16 px: a random resnet10t, 10 explained and 20 reference images."""
+    from xaisim.data import digits_index, explain_subset, read_index, write_index
+    from xaisim.io import write_csv
+    from xaisim.predict import predict_model
+
+    root = tmp_path_factory.mktemp("gs")
+    write_index(digits_index(root, image_size=16, val_fraction=0.2, seed=0), root / "index.csv")
+    index = read_index(root / "index.csv")
+    write_csv(explain_subset(index, 10, 0)[["image_id", "label"]], root / "explain.csv", index=False)
+    torch.manual_seed(0)
+    spec = {"arch": "resnet10t"}
+    models.save_trained(models.create(spec, 10), root / "w.safetensors", head="trained")
+    predict_model(str(root / "index.csv"), spec, str(root / "w.safetensors"), image_size=16, batch_size=100,
+                  device=get_device("cpu"), amp=False, out_csv=str(root / "pred.csv"))
+    return root, spec
+
+
+def _run(root, spec, weights, out, params):
+    return explain_examples(
+        str(root / "index.csv"), str(root / "explain.csv"), str(root / "pred.csv"), spec, str(weights),
+        model_name="m", method_name="gs", method="gradient_similarity", params=params, image_size=16,
+        batch_size=8, memory_mb=256, target="pred", seed=0, device=get_device("cpu"), out_path=str(out),
+    )
+
+
+def test_stage_writes_scores_rankings_and_metadata(stage, tmp_path):
+    root, spec = stage
+    out = tmp_path / "gs.safetensors"
+    _run(root, spec, root / "w.safetensors", out, {"kernel": "grad_cos", "reference_images": 20, "top_k": 3})
+    f = ArrayFile(out)
+    maps, order = f.read("maps"), f.read("order")
+    assert maps.shape == (10, 1, 20) and order.shape == (10, 20) and f.read("top").shape == (10, 3)
+    assert (np.diff(np.take_along_axis(maps[:, 0], order, 1), axis=1) <= 0).all()
+    assert (f.read("bottom")[:, 0] == order[:, -1]).all()
+    assert np.abs(maps).max() <= 1 + 1e-6  # cosine
+    meta = f.meta
+    assert len(meta["reference_ids"]) == 20 and meta["kernel"] == "grad_cos" and meta["reference_target"] == "label"
+    assert meta["n_parameters"] == sum(p.numel() for p in models.create(spec, 10).parameters())
+    index = pd.read_csv(root / "index.csv", dtype={"image_id": str}).set_index("image_id")
+    assert (index.loc[meta["reference_ids"], "split"] == "train").all()
+    assert (f.read("reference_labels") == index.loc[meta["reference_ids"], "label"].to_numpy()).all()
+    # the report: identical-class fractions and both figures
+    preds = {"m": pd.read_csv(root / "pred.csv", dtype={"image_id": str})}
+    table = report.identical_class({"m": f}, preds)
+    top1 = f.read("reference_labels")[order[:, 0]]
+    pred = preds["m"].set_index("image_id").loc[meta["image_ids"], "pred"].to_numpy()
+    assert table.loc[0, "identical_pred"] == pytest.approx((top1 == pred).mean())
+    paths = pd.read_csv(root / "index.csv", dtype={"image_id": str}).set_index("image_id")["path"]
+    paths = root / paths
+    report.top_similar({"m": f}, preds, paths.astype(str), 2, "t", tmp_path / "top.png")
+    report.class_scores({"m": f}, preds, "t", tmp_path / "cls.png")
+    assert (tmp_path / "top.png").stat().st_size > 1000 and (tmp_path / "cls.png").stat().st_size > 1000
+
+
+def test_sklearn_model_is_recorded_as_not_supported(stage, tmp_path):
+    from xaisim import classical
+
+    root, _ = stage
+    x, y = np.random.default_rng(0).random((30, 3 * 16 * 16)), np.arange(30) % 10
+    classical.save(classical.estimator("logreg").fit(x, y), str(tmp_path / "svc.safetensors"), {})
+    out = tmp_path / "gs.safetensors"
+    _run(root, {"sklearn": "logreg"}, tmp_path / "svc.safetensors", out, {"reference_images": 20})
+    f = ArrayFile(out)
+    assert f.read("maps").shape == (0, 1, 1) and "no parameter gradients" in f.meta["unsupported"]
+    table = report.identical_class({"svc": f}, {})
+    assert table.loc[0, "unsupported"] and np.isnan(table.loc[0, "identical_pred"])

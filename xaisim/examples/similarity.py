@@ -1,0 +1,137 @@
+"""Gradient similarity of explained images to reference training images, memory-bounded.
+
+Kernels (alibi's definitions, ``eps = 1e-7``), for an explained image's gradient ``g`` and a
+training image's gradient ``h``:
+
+- ``grad_dot``:      ``<g, h>``
+- ``grad_cos``:      ``<g, h> / (|g| |h| + eps)``
+- ``grad_asym_dot``: ``<g, h> / (|h|^2 + eps)`` (normalised by the training sample only)
+
+Memory: only ``memory_mb`` of gradient buffers are held at once. The explained images' gradients
+are kept in groups that fill half of it; the reference gradients stream past each group in chunks
+that fill the other half (a group that cannot hold every explained image costs another pass over
+the reference set). The activations of one chunk's batched backward come on top.
+With ``projection_dim > 0`` every gradient is projected by a seeded count sketch
+(:class:`~xaisim.examples.gradients.CountSketch`) first: one pass, (N + R) x d floats; the exact
+scores of a few explained images (as many as a quarter of the budget holds, at most 4) are
+computed alongside from their full gradients and the projection's error against them reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Literal, Sequence
+
+import torch
+from scipy.stats import spearmanr
+from torch import Tensor, nn
+
+from xaisim.examples.gradients import CountSketch, parameter_count, per_sample_gradients, select_parameters
+
+log = logging.getLogger(__name__)
+
+EPS = 1e-7
+Kernel = Literal["grad_dot", "grad_cos", "grad_asym_dot"]
+
+
+def kernel_scores(kernel: Kernel, dot: Tensor, sq_x: Tensor, sq_ref: Tensor) -> Tensor:
+    """Scores (n, r) of a kernel from ``dot = G_x @ G_ref.T`` and squared norms (n,), (r,)."""
+    if kernel == "grad_dot":
+        return dot
+    if kernel == "grad_cos":
+        return dot / (sq_x.sqrt()[:, None] * sq_ref.sqrt()[None, :] + EPS)
+    if kernel == "grad_asym_dot":
+        return dot / (sq_ref[None, :] + EPS)
+    raise ValueError(f"unknown kernel {kernel!r}; use grad_dot, grad_cos or grad_asym_dot")
+
+
+@dataclass
+class Result:
+    """Scores (N, R) of every explained image against every reference image, and what made them."""
+
+    scores: Tensor
+    explained_sq_norms: Tensor
+    reference_sq_norms: Tensor
+    reference_preds: Tensor
+    parameters: list[str]
+    n_parameters: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _rows(start: int, stop: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, stop)) for i in range(start, stop, size)]
+
+
+def gradient_similarity_scores(
+    model: nn.Module,
+    explained: Tensor,
+    explained_targets: Tensor,
+    reference: Callable[[], Iterable[tuple[Tensor, Tensor]]],
+    n_reference: int,
+    *,
+    kernel: Kernel,
+    prefixes: Sequence[str] = (),
+    projection_dim: int = 0,
+    seed: int = 0,
+    memory_mb: float = 1024,
+) -> Result:
+    """Kernel scores (N, R) between the explained images (normalised, on the model's device) with
+    their loss targets and the ``n_reference`` images that each call of ``reference()`` yields in
+    batches of (images, loss targets); see the module doc for the memory policy."""
+    model.eval()
+    names = select_parameters(model, prefixes)
+    n_params = parameter_count(model, names)
+    device = explained.device
+    n = len(explained)
+    half = memory_mb * 2**20 / 2
+    chunk = max(1, int(half // (4 * n_params)))  # full gradients per batched pass
+    sketch = CountSketch(n_params, projection_dim, seed, device) if projection_dim else None
+    group = n if sketch else max(1, min(n, int(half // (4 * n_params))))
+    n_check = min(4, n, int(half / 2 // (4 * n_params))) if sketch else 0
+
+    dot = torch.empty(n, n_reference, dtype=torch.float64)
+    sq_x = torch.empty(n, dtype=torch.float64)
+    sq_ref = torch.empty(n_reference, dtype=torch.float64)
+    ref_pred = torch.empty(n_reference, dtype=torch.long)
+    exact_dot = torch.empty(n_check, n_reference, dtype=torch.float64)
+    groups = _rows(0, n, group)
+    for first, rows in enumerate(groups):
+        parts, check = [], []
+        for sub in _rows(rows.start, rows.stop, chunk):
+            g, _ = per_sample_gradients(model, names, explained[sub], explained_targets[sub].to(device))
+            sq_x[sub] = g.double().square().sum(1).cpu()
+            if sub.start < n_check:
+                check.append(g[: n_check - sub.start])
+            parts.append(sketch(g) if sketch is not None else g)
+        gx = torch.cat(parts)
+        full = torch.cat(check) if check else None
+        start = 0
+        for xr, yr in reference():
+            for sub in _rows(0, len(xr), chunk):
+                g, logits = per_sample_gradients(model, names, xr[sub].to(device), yr[sub].to(device))
+                cols = slice(start + sub.start, start + sub.stop)
+                if first == 0:
+                    sq_ref[cols] = g.double().square().sum(1).cpu()
+                    ref_pred[cols] = logits.argmax(1).cpu()
+                    if full is not None:
+                        exact_dot[:, cols] = (full @ g.T).double().cpu()
+                dot[rows, cols] = (gx @ (sketch(g) if sketch is not None else g).T).double().cpu()
+            start += len(xr)
+        if start != n_reference:
+            raise ValueError(f"the reference batches gave {start} images, expected {n_reference}")
+    # with a projection, only the dot products are approximate: the kernels use the exact norms
+    scores = kernel_scores(kernel, dot, sq_x, sq_ref)
+    meta: dict[str, Any] = {"memory_mb": memory_mb, "chunk": chunk, "group": group, "passes": len(groups)}
+    if sketch is not None:
+        meta["projection"] = {"kind": "count_sketch", "dim": projection_dim, "check_images": n_check}
+        if n_check:
+            exact = kernel_scores(kernel, exact_dot, sq_x[:n_check], sq_ref)
+            err = (scores[:n_check] - exact).abs()
+            meta["projection"].update(
+                max_abs_error=float(err.max()),
+                relative_error=float(err.norm() / exact.norm().clamp_min(1e-300)),
+                spearman=float(spearmanr(scores[:n_check].flatten(), exact.flatten()).statistic),
+            )
+    log.info("gradient similarity: %d x %d images, %d parameters, %d pass(es)", n, n_reference, n_params, len(groups))
+    return Result(scores, sq_x, sq_ref, ref_pred, list(names), n_params, meta)
