@@ -73,12 +73,12 @@ def _check_model(model: dict[str, Any], config: dict[str, Any], where: str) -> N
 
 
 def _check_merged_method_params(config: dict[str, Any], registry: Any) -> None:
-    """Methods with a ``validate(params, where, model, config)`` hook (cross-field rules, rules that
-    depend on the model or the data) see each model's merged parameters."""
+    """Methods with a ``check_config(params, where, model, config)`` hook (rules that depend on the
+    model or the data) see each model's merged parameters."""
     for i, method in enumerate(config["methods"]):
         if method["method"] not in registry.names():
             continue
-        validate = getattr(registry.get(method["method"]), "validate", None)
+        validate = getattr(registry.get(method["method"]), "check_config", None)
         if validate is None:
             continue
         for j, model in enumerate(config["models"]):

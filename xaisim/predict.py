@@ -15,14 +15,19 @@ from xaisim.runtime import autocast
 @torch.no_grad()
 def predict(model: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False) -> dict[str, torch.Tensor]:
     """Top-2 classes (``index``) and probabilities (``prob``), the ``label`` and the pre-logit
-    ``features`` (timm ``forward_head(pre_logits=True)``, float32) of every image of ``loader``."""
+    ``features`` (timm ``forward_head(pre_logits=True)``, float32) of every image of ``loader``; a
+    model without a timm body (scikit-learn) has its input pixels as its features."""
     model.to(device).eval()
     probs, idx, labels, features = [], [], [], []
     for x, y in loader:
+        x = x.to(device)
         with autocast(device, amp):
-            body = model.forward_features(x.to(device))
-            pre = model.forward_head(body, pre_logits=True).float()
-            p = model.forward_head(body).float().softmax(1)
+            if hasattr(model, "forward_features"):
+                body = model.forward_features(x)
+                pre = model.forward_head(body, pre_logits=True).float()
+                p = model.forward_head(body).float().softmax(1)
+            else:
+                pre, p = x.float(), model(x).float().softmax(1)
         top = p.topk(min(2, p.shape[1]), dim=1)
         probs.append(top.values.cpu())
         idx.append(top.indices.cpu())

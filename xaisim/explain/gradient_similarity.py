@@ -139,7 +139,7 @@ def gradient_similarity(
     return result, ref
 
 
-gradient_similarity.validate = validate  # type: ignore[attr-defined]
+gradient_similarity.check_config = validate  # type: ignore[attr-defined]
 gradient_similarity.needs_train_split = True  # type: ignore[attr-defined]
 
 
