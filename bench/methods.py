@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from xaisim.explain import METHODS  # noqa: E402
 from xaisim.explain.baselines import mean_std  # noqa: E402
+from xaisim.explain.batching import eval_batch  # noqa: E402
 from xaisim.explain.segment import segment, to_pixels  # noqa: E402
 
 TARGET_RATIO = 1.25
@@ -125,11 +126,10 @@ def ratio(samples: int, out: Path) -> bool:
             fn = METHODS.get(case.method)
             params = METHODS.check_params(case.method, case.params, case.method)
             floor, batch = case.floor(model, x, params)
-            if "chunk_size" in params:
-                params["chunk_size"] = batch
-            fn(model, x[:2], targets[:2], **params)  # warm-up (segmentation, allocator)
-            with Clock() as wall:
-                fn(model, x, targets, **params)
+            with eval_batch(batch):
+                fn(model, x[:2], targets[:2], **params)  # warm-up (segmentation, allocator)
+                with Clock() as wall:
+                    fn(model, x, targets, **params)
             rows.append(dict(model=name, method=case.method, n_samples=params.get("n_samples"), batch=batch,
                              wall_s=wall.wall, floor_wall_s=floor.wall, cpu_s=wall.cpu, floor_cpu_s=floor.cpu,
                              ratio_wall=wall.wall / floor.wall, ratio_cpu=wall.cpu / floor.cpu))
@@ -250,10 +250,11 @@ def thesis(out: Path, samples: int, images: int = 2) -> None:
             ks.attribute(x[b : b + 1], baselines=0.0, target=int(targets[b]), feature_mask=segs[b : b + 1, None],
                          n_samples=samples, perturbations_per_eval=1)
     fn = METHODS.get("kernelshap")
-    params = dict(segmentation={"name": "slic", "n_segments": samples // 2}, n_samples=samples, chunk_size=8)
-    fn(model, x[:1], targets[:1], **params)  # warm-up
-    with Clock() as ours:
-        fn(model, x, targets, **params)
+    params = dict(segmentation={"name": "slic", "n_segments": samples // 2}, n_samples=samples)
+    with eval_batch(8):
+        fn(model, x[:1], targets[:1], **params)  # warm-up
+        with Clock() as ours:
+            fn(model, x, targets, **params)
     print(f"thesis call: captum KernelShap (perturbations_per_eval=1, one image at a time) {captum.wall / images:.2f} s "
           f"wall ({captum.cpu / images:.2f} s CPU) per image, xaisim {ours.wall / images:.2f} s ({ours.cpu / images:.2f} "
           f"s CPU) at n_samples={samples}: {captum.wall / ours.wall:.1f}x faster ({captum.cpu / ours.cpu:.1f}x in CPU time)")

@@ -50,7 +50,7 @@ def test_design_enumerates_outer_sizes_pairs_complements_and_never_repeats():
 
 def test_all_coalitions_give_the_exact_shapley_values(vit, exact):
     x, seg, phi = exact
-    maps = kernelshap(vit, x, TARGETS[:2], segmentation=GRID9, n_samples=2**9 - 2, chunk_size=50)
+    maps = _batched(50, kernelshap, vit, x, TARGETS[:2], segmentation=GRID9, n_samples=2**9 - 2)
     assert maps.shape == (2, 32, 32) and maps.dtype == torch.float32
     assert np.allclose(values(maps, seg), np.stack(phi), atol=1e-5, rtol=1e-4)
 
@@ -112,7 +112,7 @@ def test_deterministic_and_independent_of_chunks_and_batches(vit):
     kw = dict(segmentation={"name": "slic", "n_segments": 20}, n_samples=60, seed=5)
     a = kernelshap(vit, x, TARGETS, **kw)
     assert torch.equal(a, kernelshap(vit, x, TARGETS, **kw))
-    assert torch.allclose(a, kernelshap(vit, x, TARGETS, **kw, chunk_size=7), atol=1e-5)
+    assert torch.allclose(a, _batched(7, kernelshap, vit, x, TARGETS, **kw), atol=1e-5)
     assert torch.allclose(a[1:2], kernelshap(vit, x[1:2], TARGETS[1:2], **kw), atol=1e-5)
     assert not torch.allclose(a, kernelshap(vit, x, TARGETS, **{**kw, "seed": 6}), atol=1e-5)
 
@@ -144,3 +144,11 @@ def test_parameters_are_validated_with_one_line_naming_the_field():
     assert thesis == METHODS.check_params("kernelshap", {}, "cfg")  # the defaults are the thesis' settings
     assert thesis["segmentation"] == {"name": "slic", "n_segments": 50, "compactness": 10.0, "sigma": 0.0,
                                       "convert2lab": True}
+
+
+def _batched(n, method, *args, **kwargs):
+    """``method`` with at most ``n`` model evaluations per forward pass."""
+    from xaisim.explain.batching import eval_batch
+
+    with eval_batch(n):
+        return method(*args, **kwargs)

@@ -28,7 +28,8 @@ from torch import Tensor, nn
 
 from xaisim.explain import forward_only, register_method
 from xaisim.explain.baselines import BaselineName, BlurSigma, NoiseStd, make_baseline, mean_std
-from xaisim.explain.perturb import ChunkSize, Output, evaluate, spread
+from xaisim.explain.batching import eval_batch_size
+from xaisim.explain.perturb import Output, evaluate, spread
 from xaisim.explain.segment import THESIS_SLIC, Segmentation, parse, segment, to_pixels
 
 
@@ -98,12 +99,11 @@ def lime(
     noise_std: NoiseStd = 1.0,
     output: Output = "raw",
     seed: int = 0,
-    chunk_size: ChunkSize = 64,
 ) -> Tensor:
     """LIME segment weights for the target score (``output``: raw or softmax), spread on pixels:
     (B, H, W) float32. ``n_samples`` evaluations per image and segmentation (the full image
     included); ``kernel_width`` and ``alpha`` (ridge penalty) as in lime; ``baseline`` fills the
-    left-out segments. ``chunk_size`` (model evaluations per forward) is a performance knob."""
+    left-out segments. Model evaluations per forward: ``explain.eval_batch_size``."""
     specs = segmentation if isinstance(segmentation, list) else [segmentation]
     pixels = to_pixels(model, inputs)
     mean, std = mean_std(model)
@@ -112,7 +112,7 @@ def lime(
     for i, spec in enumerate(specs):
         segments = segment(pixels, spec)
         coalitions = [design(int(s.max()) + 1, n_samples, seed + i) for s in segments]
-        scores = evaluate(model, inputs, base, segments, coalitions, targets, output, chunk_size)
+        scores = evaluate(model, inputs, base, segments, coalitions, targets, output, eval_batch_size())
         weights = [ridge(z, kernel_weights(z, kernel_width), y, alpha) for z, y in zip(coalitions, scores)]
         maps.append(spread(weights, segments))
     if len(maps) == 1:

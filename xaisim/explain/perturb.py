@@ -12,16 +12,14 @@ halves it and retries.
 from __future__ import annotations
 
 import warnings
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field
 from torch import Tensor, nn
 
 Output = Literal["raw", "softmax"]
 """What is explained: the model's raw class score (logit) or its softmax probability."""
-ChunkSize = Annotated[int, Field(ge=1)]
 
 
 def evaluate(
