@@ -63,7 +63,7 @@ def _write_out_defaults(c):
     c["data"].update(val_fraction=0.2)
     c["models"][0].update(pretrained=False, methods={})
     c["methods"][0]["params"] = {"layer": "auto"}
-    c["methods"][1]["params"].update(baseline=0.0)
+    c["methods"][1]["params"].update(baseline="zero")
     c["metrics"][0]["params"] = {}
     c["train"].update(weight_decay=0.05, optimizer="adamw")
 
