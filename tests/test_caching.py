@@ -16,9 +16,12 @@ from test_workflow import REPO, SNAKEMAKE, TINY, job_counts, snakemake
 from xaisim.workflow import code_hash, stage_sources
 
 # every figure/table job downstream of both methods' similarity jobs (2 metrics x 2 variants each)
-FIGURES_OF_SIMILARITY = {"cluster": 8, "histograms": 4, "outcomes": 1, "summary": 1, "all": 1}
+# tiny.yaml: gradcam, ig, kernelshap (cosine + rbf each) and gradsim (cosine); variants all + matching
+FIGURES_OF_SIMILARITY = {"cluster": 14, "histograms": 7, "outcomes": 1, "summary": 1, "all": 1}
 AGGREGATION = {"predict_centre_crop": 1, "explanation_grids": 1, "similarity_gradcam": 1, "similarity_ig": 1,
-               "cluster": 8, "histograms": 4, "outcomes": 1, "summary": 1, "all": 1}
+               "similarity_kernelshap": 1, "similarity_gradsim": 1, "identical_class": 1,
+               "plot_gradient_similarity": 1, **FIGURES_OF_SIMILARITY}
+SIMILARITY_JOBS = {"similarity_gradcam": 1, "similarity_ig": 1, "similarity_kernelshap": 1, "similarity_gradsim": 1}
 
 
 def dry_run(workdir, config=None, tmp_path=None, **kwargs) -> dict[str, int]:
@@ -83,8 +86,9 @@ def test_nothing_changed_reruns_nothing(run):
 
 def test_a_similarity_or_plot_option_reruns_no_train_or_explain_job(run, tmp_path):
     config = tiny()
-    config["metrics"][1]["params"]["sigma"] = 5
-    assert dry_run(run, config, tmp_path) == {"similarity_gradcam": 1, "similarity_ig": 1, **FIGURES_OF_SIMILARITY}
+    config["metrics"][1]["params"]["sigma"] = 5  # rbf: every method but gradsim (cosine only)
+    assert dry_run(run, config, tmp_path) == {"similarity_gradcam": 1, "similarity_ig": 1, "similarity_kernelshap": 1,
+                                              **FIGURES_OF_SIMILARITY, "cluster": 12, "histograms": 6}
     config = tiny()
     config["cluster"] = {"resolution": 0.5}
     assert dry_run(run, config, tmp_path) == {"cluster": 8, "summary": 1, "all": 1}
@@ -98,7 +102,8 @@ def test_adding_a_model_runs_only_its_jobs_and_the_aggregation(run, tmp_path):
     configfile = tmp_path / "changed.yaml"
     configfile.write_text(yaml.safe_dump(config))
     out = snakemake(run, "-n", configfile=configfile).stdout
-    assert job_counts(out) == {"train": 1, "predict": 1, "explain": 2, "accuracy": 1, **AGGREGATION}
+    assert job_counts(out) == {"train": 1, "predict": 1, "explain": 3, "gradient_similarity": 1, "accuracy": 1,
+                               **AGGREGATION}
     assert f"input: results/data/index.csv, {weights}" in out  # a pretrained_file is an input of training
 
 
@@ -139,7 +144,7 @@ def copy_dry_run(copy, workdir, edit: tuple[str, str, str] | None = None) -> dic
 def test_a_changed_logic_line_reruns_that_stage_and_downstream_only(run, workflow_copy):
     assert copy_dry_run(workflow_copy, run) == {}
     edit = ("xaisim/similarity/aggregate.py", "np.sqrt((1 - mean) ** 2 + std**2)", "np.sqrt((1 - mean) ** 2 + 2 * std**2)")
-    assert copy_dry_run(workflow_copy, run, edit) == {"similarity_gradcam": 1, "similarity_ig": 1, **FIGURES_OF_SIMILARITY}
+    assert copy_dry_run(workflow_copy, run, edit) == {**SIMILARITY_JOBS, **FIGURES_OF_SIMILARITY}
     ig = workflow_copy / "xaisim/explain/integrated_gradients.py"
     line = next(line for line in ig.read_text().splitlines() if "return" in line and "def" not in line)
     edit = ("xaisim/explain/integrated_gradients.py", line, line + " * 1.0")
