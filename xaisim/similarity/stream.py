@@ -97,11 +97,12 @@ def run(
         block = torch.empty(stop - start, m, *hw, dtype=torch.float32)
         for j, f in enumerate(files.values()):
             block[:, j] = prepare(torch.from_numpy(f.read("maps", start, stop)), steps, hw)
-        flat = block.flatten(2)
-        bad = ~torch.isfinite(flat).all(-1)
-        block[bad] = 0
+        peak = block.flatten(2).abs().amax(-1)  # one pass: NaN/Inf propagate, 0 only for all-zero maps
+        bad = ~torch.isfinite(peak)
+        if bad.any():
+            block[bad] = 0
         nonfinite[start:stop] = bad.numpy()
-        zero[start:stop] = ~(flat != 0).any(-1).numpy() & ~nonfinite[start:stop]
+        zero[start:stop] = (peak == 0).numpy()
         chunk = Chunk(block)
         for name, (metric, params) in metrics.items():
             sims[name][start:stop] = METRICS.get(metric)(chunk, **params).numpy()
