@@ -373,3 +373,13 @@ def test_bad_similarity_settings_fail_the_config_check_naming_the_field(repo, ed
     with pytest.raises(ConfigError, match=message) as err:
         check(config)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_row_slices_are_read_without_a_memory_map_and_equal_the_whole_array(tmp_path, dtype):
+    maps = np.random.default_rng(9).random((9, 3, 4)).astype(dtype)
+    save_arrays(tmp_path / "m.safetensors", {"targets": np.arange(9), "maps": maps}, {"image_ids": list("abcdefghi")})
+    f = ArrayFile(tmp_path / "m.safetensors")
+    for start, stop in [(0, 9), (2, 5), (7, 20), (4, 4)]:
+        np.testing.assert_array_equal(f.read("maps", start, stop), maps[start:stop])
+    np.testing.assert_array_equal(f.read("targets", 3, 5), [3, 4])

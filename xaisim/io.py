@@ -69,6 +69,10 @@ def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str,
         )
 
 
+_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
+           "U8": "u1", "BOOL": "?"}
+
+
 class ArrayFile:
     """Read a file written by :func:`save_arrays`: metadata at once, arrays whole or in slices."""
 
@@ -84,6 +88,24 @@ class ArrayFile:
         return self._file.get_slice(name).get_shape()
 
     def read(self, name: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
+        """The array, or its rows ``start:stop`` read with plain file reads (no memory map, so that
+        streaming a large file keeps the resident memory at one slice)."""
         if start is None and stop is None:
             return self._file.get_tensor(name)
-        return self._file.get_slice(name)[start:stop]
+        info, data_start = self._header()[name], self._data_start
+        shape, dtype = info["shape"], np.dtype(_DTYPES[info["dtype"]])
+        start, stop, _ = slice(start, stop).indices(shape[0])
+        out = np.empty((max(stop - start, 0), *shape[1:]), dtype=dtype)
+        if out.size:
+            with open(self.path, "rb") as f:
+                f.seek(data_start + info["data_offsets"][0] + start * out[0].nbytes)
+                f.readinto(out.reshape(-1).view(np.uint8))
+        return out
+
+    def _header(self) -> dict[str, Any]:
+        if not hasattr(self, "_parsed"):
+            with open(self.path, "rb") as f:
+                size = int.from_bytes(f.read(8), "little")
+                self._parsed = json.loads(f.read(size))
+            self._data_start = 8 + size
+        return self._parsed

@@ -27,7 +27,7 @@ from xaisim.registry import Registry
 METRICS: Registry = Registry("similarity metric")
 register_metric = METRICS.register
 
-BLOCK = 1024  # pixels per float32 block of a Gram matrix
+BLOCK = 2048  # pixels per float32 block of a Gram matrix
 Percent = Annotated[float, Field(gt=0, le=100)]
 
 

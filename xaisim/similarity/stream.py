@@ -7,7 +7,7 @@ shares the work between metrics).
 
 Degenerate maps, counted per model:
 
-- an all-zero map (after preparation; e.g. GradCAM of a layer without gradient) is handled by the
+- an all-zero map (after preparation, sum of squares 0; e.g. GradCAM of a layer without gradient) is handled by the
   ``zero_maps`` policy: ``exclude`` (default) leaves every pair involving it out for that image
   (NaN in the per-image values), ``zero`` gives those pairs similarity 0 (the thesis' cosine);
 - a map with NaN or Inf is always left out (NaN), whatever the policy;
@@ -97,12 +97,14 @@ def run(
         block = torch.empty(stop - start, m, *hw, dtype=torch.float32)
         for j, f in enumerate(files.values()):
             block[:, j] = prepare(torch.from_numpy(f.read("maps", start, stop)), steps, hw)
-        flat = block.flatten(2)
-        bad = ~torch.isfinite(flat).all(-1)
-        block[bad] = 0
-        nonfinite[start:stop] = bad.numpy()
-        zero[start:stop] = ~(flat != 0).any(-1).numpy() & ~nonfinite[start:stop]
         chunk = Chunk(block)
+        sq_norm = chunk.gram().diagonal(dim1=1, dim2=2)  # shared with the metrics; NaN/Inf propagate
+        bad = ~torch.isfinite(sq_norm)
+        if bad.any():
+            block[bad] = 0
+            chunk = Chunk(block)
+        nonfinite[start:stop] = bad.numpy()
+        zero[start:stop] = (sq_norm == 0).numpy()
         for name, (metric, params) in metrics.items():
             sims[name][start:stop] = METRICS.get(metric)(chunk, **params).numpy()
     _apply_policy(sims, zero, nonfinite, zero_maps)
