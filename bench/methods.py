@@ -22,10 +22,11 @@ Results go to bench/results/ (or --out). Add a method by appending a Case to CAS
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +41,15 @@ sys.path.insert(0, str(REPO))
 from xaisim.explain import METHODS  # noqa: E402
 from xaisim.explain.baselines import mean_std  # noqa: E402
 from xaisim.explain.batching import eval_batch  # noqa: E402
+from xaisim.explain.gradcam import resolve_layer  # noqa: E402
 from xaisim.explain.segment import segment, to_pixels  # noqa: E402
 
 TARGET_RATIO = 1.25
 BATCHES = (8, 16, 32)
-MODELS = {"resnet50": dict(arch="resnet50"), "vit_small": dict(arch="vit_small_patch16_224")}
+MODELS = {"resnet50": "resnet50", "vit_small": "vit_small_patch16_224"}
+IMAGES = 8
+Pass = Callable[[nn.Module, Tensor, Tensor, int, int], None]
+"""A floor pass: ``(model, images, targets, rows, batch)``."""
 
 
 class Clock:
@@ -58,43 +63,94 @@ class Clock:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-def forwards(count: Callable[[dict], int]) -> Callable[[nn.Module, Tensor, dict], tuple[Clock, int]]:
-    """Floor of a forward-only method: ``count(params)`` forwards per image at the best batch size of
-    BATCHES (picked on one forward each, then timed over all rows)."""
+def _chunks(x: Tensor, rows: int, batch: int) -> Iterator[Tensor]:
+    """``rows`` model inputs (copies of ``x``'s images) in batches of at most ``batch``."""
+    block = x.repeat((batch + len(x) - 1) // len(x), 1, 1, 1)[:batch]
+    for done in range(0, rows, batch):
+        yield block[: min(batch, rows - done)]
 
-    def run(model: nn.Module, x: Tensor, rows: int, batch: int) -> Clock:
-        chunk = x.repeat((batch + len(x) - 1) // len(x), 1, 1, 1)[:batch]
-        with torch.no_grad(), Clock() as clock:
-            for done in range(0, rows, batch):
-                model(chunk[: min(batch, rows - done)])
-        return clock
 
-    def floor(model: nn.Module, x: Tensor, params: dict) -> tuple[Clock, int]:
-        per_row = {}
-        for batch in BATCHES:
-            run(model, x, batch, batch)  # warm-up
-            per_row[batch] = run(model, x, batch, batch).cpu / batch
-        best = min(per_row, key=per_row.get)
-        return run(model, x, count(params) * len(x), best), best
+def _targets(targets: Tensor, n: int) -> Tensor:
+    return targets.repeat(n // len(targets) + 1)[:n, None]
 
-    return floor
+
+def forward_pass(model: nn.Module, x: Tensor, targets: Tensor, rows: int, batch: int) -> None:
+    """``rows`` forwards without gradients."""
+    with torch.no_grad():
+        for chunk in _chunks(x, rows, batch):
+            model(chunk)
+
+
+def input_gradient_pass(model: nn.Module, x: Tensor, targets: Tensor, rows: int, batch: int) -> None:
+    """``rows`` forwards and backwards to the input (target logit), no parameter gradients."""
+    for chunk in _chunks(x, rows, batch):
+        chunk = chunk.clone().requires_grad_(True)
+        torch.autograd.grad(model(chunk).gather(1, _targets(targets, len(chunk))).sum(), chunk)
+
+
+def layer_gradient_pass(module: nn.Module) -> Pass:
+    """Forwards with an autograd graph only from ``module`` on, and the backward to its output."""
+
+    def run(model: nn.Module, x: Tensor, targets: Tensor, rows: int, batch: int) -> None:
+        captured: list[Tensor] = []
+
+        def hook(_m: nn.Module, _a: object, out: Tensor) -> Tensor:
+            torch.set_grad_enabled(True)  # the no_grad block below restores the mode
+            captured.append(out.detach().requires_grad_(True))
+            return captured[-1]
+
+        handle = module.register_forward_hook(hook)
+        try:
+            for chunk in _chunks(x, rows, batch):
+                captured.clear()
+                with torch.no_grad():
+                    score = model(chunk).gather(1, _targets(targets, len(chunk))).sum()
+                    torch.autograd.grad(score, captured[0])
+        finally:
+            handle.remove()
+
+    return run
+
+
+def best_batch(model: nn.Module, x: Tensor, targets: Tensor, kind: Pass) -> int:
+    """The batch size of BATCHES with the least CPU time per row for ``kind`` (timed after a warm-up)."""
+    per_row = {}
+    for batch in BATCHES:
+        kind(model, x, targets, batch, batch)
+        with Clock() as clock:
+            kind(model, x, targets, batch, batch)
+        per_row[batch] = clock.cpu / batch
+    return min(per_row, key=per_row.get)
 
 
 @dataclass
 class Case:
-    """One method setting to time: the registered ``method`` with ``params`` and its floor."""
+    """One method setting to time: the registered ``method`` with ``params`` against its floor, ``rows(params)``
+    passes per image of ``floor``: ``forward``, ``input_gradient`` (forward and backward to the input) or
+    ``layer_gradient`` (forward and backward to GradCAM's layer). ``repeat``: timings per case, the
+    least CPU time counts (for the cheap cases, whose single timings are noisy)."""
 
     method: str
     params: dict
-    floor: Callable[[nn.Module, Tensor, dict], tuple[Clock, int]]
-    models: tuple[str, ...] = field(default=tuple(MODELS))
+    floor: str
+    rows: Callable[[dict], int] = lambda _: 1
+    models: tuple[str, ...] = tuple(MODELS)
+    repeat: int = 3
 
 
-def cases(samples: int) -> list[Case]:
+def cases(samples: int, steps: int) -> list[Case]:
     slic = {"name": "slic", "n_segments": samples // 2}  # as many segments as n_samples allows
     return [
-        Case("kernelshap", {"segmentation": slic, "n_samples": samples}, forwards(lambda p: p["n_samples"] + 2)),
-        Case("lime", {"segmentation": slic, "n_samples": samples}, forwards(lambda p: p["n_samples"])),
+        Case("gradcam", {}, "layer_gradient"),
+        Case("saliency", {}, "input_gradient"),
+        Case("gradient_x_input", {}, "input_gradient"),
+        Case("gradient_x_sign", {}, "input_gradient"),
+        Case("lrp_epsilon_sign", {}, "input_gradient", models=("resnet50",)),
+        Case("attention_rollout", {}, "forward", models=("vit_small",)),
+        Case("integrated_gradients", {"n_steps": steps}, "input_gradient", lambda p: p["n_steps"], repeat=1),
+        Case("kernelshap", {"segmentation": slic, "n_samples": samples}, "forward", lambda p: p["n_samples"] + 2,
+             repeat=1),
+        Case("lime", {"segmentation": slic, "n_samples": samples}, "forward", lambda p: p["n_samples"], repeat=1),
     ]
 
 
@@ -114,28 +170,46 @@ def make(arch: str, size: int = 224, num_classes: int = 10) -> nn.Module:
     return timm.create_model(arch, num_classes=num_classes).eval()
 
 
-def ratio(samples: int, out: Path) -> bool:
+def ratio(samples: int, steps: int, out: Path, only: list[str]) -> bool:
     rows = []
-    for name, spec in MODELS.items():
-        model = make(spec["arch"])
-        x = digits_at(model, 8, 224)
-        targets = torch.arange(8) % 10
-        for case in cases(samples):
-            if name not in case.models:
+    for name, arch in MODELS.items():
+        model = make(arch)
+        x = digits_at(model, IMAGES, 224)
+        targets = torch.arange(IMAGES) % 10
+        batch = {"forward": best_batch(model, x, targets, forward_pass),
+                 "input_gradient": best_batch(model, x, targets, input_gradient_pass)}
+        segment(to_pixels(model, x[:1]), "slic")  # warm-up (scikit-image)
+        print(f"  {name}: best batch {batch}", flush=True)
+        for case in cases(samples, steps):
+            if name not in case.models or (only and case.method not in only):
                 continue
             fn = METHODS.get(case.method)
             params = METHODS.check_params(case.method, case.params, case.method)
-            floor, batch = case.floor(model, x, params)
-            with eval_batch(batch):
-                fn(model, x[:2], targets[:2], **params)  # warm-up (segmentation, allocator)
-                with Clock() as wall:
-                    fn(model, x, targets, **params)
-            rows.append(dict(model=name, method=case.method, n_samples=params.get("n_samples"), batch=batch,
-                             wall_s=wall.wall, floor_wall_s=floor.wall, cpu_s=wall.cpu, floor_cpu_s=floor.cpu,
-                             ratio_wall=wall.wall / floor.wall, ratio_cpu=wall.cpu / floor.cpu))
-            print(f"  {name:10s} {case.method:12s} wall {wall.wall:7.2f} s / floor {floor.wall:7.2f} s = "
-                  f"{wall.wall / floor.wall:.2f}; CPU {wall.cpu:7.2f} s / {floor.cpu:7.2f} s = "
-                  f"{wall.cpu / floor.cpu:.2f} (batch {batch})", flush=True)
+            if case.floor == "layer_gradient":
+                floor = layer_gradient_pass(resolve_layer(model, params["layer"], params["depth"])[1])
+                size = batch["input_gradient"]
+            else:
+                floor = forward_pass if case.floor == "forward" else input_gradient_pass
+                size = batch[case.floor]
+            n_rows = case.rows(params) * IMAGES
+            size = min(size, n_rows)
+            timed: list[tuple[Clock, Clock]] = []
+            with eval_batch(size):
+                for _ in range(case.repeat):
+                    with Clock() as f:
+                        floor(model, x, targets, n_rows, size)
+                    with Clock() as wall:
+                        fn(model, x, targets, **params)
+                    timed.append((wall, f))
+            wall = min((w for w, _ in timed), key=lambda c: c.cpu)
+            f = min((f for _, f in timed), key=lambda c: c.cpu)
+            load = os.getloadavg()[0]
+            rows.append(dict(model=name, method=case.method, floor=case.floor, floor_rows=n_rows, batch=size,
+                             wall_s=wall.wall, floor_wall_s=f.wall, cpu_s=wall.cpu, floor_cpu_s=f.cpu,
+                             ratio_wall=wall.wall / f.wall, ratio_cpu=wall.cpu / f.cpu, load=load))
+            print(f"  {name:9s} {case.method:20s} wall {wall.wall:7.2f} s / floor {f.wall:7.2f} s = "
+                  f"{wall.wall / f.wall:.2f}; CPU {wall.cpu:7.2f} s / {f.cpu:7.2f} s = {wall.cpu / f.cpu:.2f} "
+                  f"({n_rows} rows of {case.floor}, batch {size}, load {load:.1f})", flush=True)
     table = pd.DataFrame(rows)
     table.round(3).to_csv(out / "methods_ratio.csv", index=False)
     ok = bool((table[["ratio_wall", "ratio_cpu"]].min(axis=1) <= TARGET_RATIO).all())
@@ -234,51 +308,108 @@ def _plot(curve: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def thesis(out: Path, samples: int, images: int = 2) -> None:
-    """The thesis' captum call, one image and one coalition per forward, against xaisim's batched call."""
-    from captum.attr import KernelShap
+def _grad_cam_reshape(model: nn.Module) -> Callable[[Tensor], Tensor] | None:
+    """pytorch-grad-cam's documented reshape transform for ViT tokens (None for CNNs)."""
+    if not hasattr(model, "patch_embed"):
+        return None
 
-    model = make("resnet50")
-    x = digits_at(model, images, 224)
-    targets = torch.arange(images)
-    segs = segment(to_pixels(model, x), {"name": "slic", "n_segments": samples // 2})
-    ks = KernelShap(model)
-    with torch.no_grad():
-        model(x[:1])  # warm-up
-    with torch.no_grad(), Clock() as captum:
+    def tokens(t: Tensor) -> Tensor:
+        t = t[:, model.num_prefix_tokens :]
+        return t.reshape(t.shape[0], *model.patch_embed.grid_size, t.shape[2]).permute(0, 3, 1, 2)
+
+    return tokens
+
+
+def thesis(out: Path, samples: int, steps: int, images: int = 2) -> None:
+    """The thesis' calls against xaisim's on resnet50 and ViT-S (224 px): captum KernelShap
+    (perturbations_per_eval=1, one image at a time; ``images`` images), captum IntegratedGradients
+    (internal_batch_size = the batch of IMAGES images) and pytorch-grad-cam's GradCAM (the batch)."""
+    rows = [row for name, arch in MODELS.items() for row in _thesis_model(name, arch, samples, steps, images)]
+    pd.DataFrame(rows).round(3).to_csv(out / "methods_thesis.csv", index=False)
+
+
+def _thesis_model(name: str, arch: str, samples: int, steps: int, images: int) -> list[dict]:
+    """:func:`thesis` on one model."""
+    from captum.attr import IntegratedGradients, KernelShap
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    rows = []
+    model = make(arch)
+    x = digits_at(model, IMAGES, 224)
+    targets = torch.arange(IMAGES) % 10
+    batch = {"forward": best_batch(model, x, targets, forward_pass),
+             "input_gradient": best_batch(model, x, targets, input_gradient_pass)}
+    slic = {"name": "slic", "n_segments": samples // 2}
+    segs = segment(to_pixels(model, x[:images]), slic)
+    layer = resolve_layer(model)[1]
+
+    def captum_kernelshap() -> None:
+        ks = KernelShap(model)
         for b in range(images):
             ks.attribute(x[b : b + 1], baselines=0.0, target=int(targets[b]), feature_mask=segs[b : b + 1, None],
                          n_samples=samples, perturbations_per_eval=1)
-    fn = METHODS.get("kernelshap")
-    params = dict(segmentation={"name": "slic", "n_segments": samples // 2}, n_samples=samples)
-    with eval_batch(8):
-        fn(model, x[:1], targets[:1], **params)  # warm-up
-        with Clock() as ours:
-            fn(model, x, targets, **params)
-    print(f"thesis call: captum KernelShap (perturbations_per_eval=1, one image at a time) {captum.wall / images:.2f} s "
-          f"wall ({captum.cpu / images:.2f} s CPU) per image, xaisim {ours.wall / images:.2f} s ({ours.cpu / images:.2f} "
-          f"s CPU) at n_samples={samples}: {captum.wall / ours.wall:.1f}x faster ({captum.cpu / ours.cpu:.1f}x in CPU time)")
-    pd.DataFrame([dict(n_samples=samples, images=images, captum_wall_s=captum.wall, xaisim_wall_s=ours.wall,
-                       captum_cpu_s=captum.cpu, xaisim_cpu_s=ours.cpu, speedup_wall=captum.wall / ours.wall,
-                       speedup_cpu=captum.cpu / ours.cpu)]).round(3).to_csv(out / "methods_thesis.csv", index=False)
+
+    def captum_ig() -> None:
+        IntegratedGradients(model).attribute(x, baselines=0.0, target=targets, n_steps=steps,
+                                             internal_batch_size=len(x))
+
+    def grad_cam() -> None:
+        with GradCAM(model, [layer], reshape_transform=_grad_cam_reshape(model)) as cam:
+            cam(x, [ClassifierOutputTarget(int(c)) for c in targets])
+        model.zero_grad(set_to_none=True)  # its loss.backward() fills parameter .grad
+
+    ours = {
+        "kernelshap": (lambda: METHODS.get("kernelshap")(model, x[:images], targets[:images], segmentation=slic,
+                                                         n_samples=samples), batch["forward"], captum_kernelshap,
+                       f"captum KernelShap, perturbations_per_eval=1, {images} images one at a time, n_samples={samples}"),
+        "integrated_gradients": (lambda: METHODS.get("integrated_gradients")(model, x, targets, n_steps=steps),
+                                 batch["input_gradient"], captum_ig,
+                                 f"captum IntegratedGradients, internal_batch_size={IMAGES}, n_steps={steps}"),
+        "gradcam": (lambda: METHODS.get("gradcam")(model, x, targets), batch["input_gradient"], grad_cam,
+                    f"pytorch-grad-cam GradCAM, batch of {IMAGES}"),
+    }
+    for method, (call, size, theirs, label) in ours.items():
+        repeat = 3 if method == "gradcam" else 1
+        if method == "gradcam":
+            theirs(), call()  # warm-up
+        timed = []
+        with eval_batch(size):
+            for _ in range(repeat):
+                with Clock() as ref:
+                    theirs()
+                with Clock() as own:
+                    call()
+                timed.append((ref, own))
+        ref = min((r for r, _ in timed), key=lambda c: c.cpu)
+        own = min((o for _, o in timed), key=lambda c: c.cpu)
+        rows.append(dict(model=name, method=method, thesis_call=label, thesis_wall_s=ref.wall, xaisim_wall_s=own.wall,
+                         thesis_cpu_s=ref.cpu, xaisim_cpu_s=own.cpu, speedup_wall=ref.wall / own.wall,
+                         speedup_cpu=ref.cpu / own.cpu, load=os.getloadavg()[0]))
+        print(f"  {name:9s} {method:20s} {label}: {ref.wall:6.2f} s wall ({ref.cpu:6.2f} s CPU); xaisim "
+              f"{own.wall:6.2f} s ({own.cpu:6.2f} s CPU): {ref.wall / own.wall:.2f}x faster "
+              f"({ref.cpu / own.cpu:.2f}x in CPU time)", flush=True)
+    return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parts", nargs="*", default=["ratio", "efficiency", "thesis"])
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
-    parser.add_argument("--samples", type=int, default=24, help="n_samples of the perturbation methods")
+    parser.add_argument("--samples", type=int, default=32, help="n_samples of the perturbation methods")
+    parser.add_argument("--steps", type=int, default=16, help="n_steps of integrated_gradients")
+    parser.add_argument("--methods", nargs="*", default=[], help="ratio: only these methods (default all)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time ~ wall time unloaded)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     ok = True
     if "ratio" in args.parts:
-        ok &= ratio(args.samples, args.out)
+        ok &= ratio(args.samples, args.steps, args.out, args.methods)
     if "efficiency" in args.parts:
         ok &= efficiency(args.out)
     if "thesis" in args.parts:
-        thesis(args.out, args.samples)
+        thesis(args.out, args.samples, args.steps)
     return 0 if ok else 1
 
 

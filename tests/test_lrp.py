@@ -1,4 +1,4 @@
-"""lrp_epsilon_sign equals zennit's own result (its torchvision ResNet canonizer) on the same weights."""
+"""lrp_epsilon_sign equals zennit's own result (its Epsilon rule, torchvision ResNet canonizer) on the same weights."""
 
 import pytest
 import timm
@@ -6,30 +6,51 @@ import torch
 import torchvision
 from zennit.attribution import Gradient
 from zennit.composites import SpecialFirstLayerMapComposite, layer_map_base
-from zennit.rules import Epsilon
+from zennit.core import BasicHook, Stabilizer
+from zennit.rules import Epsilon, NoMod
 from zennit.torchvision import ResNetCanonizer
 from zennit.types import Convolution, Linear
 
 from xaisim.explain import Unsupported, get_method
-from xaisim.explain.lrp import SignEpsilon
 
 
-def _resnets():
+class SignEpsilon(BasicHook):
+    """The SIGN input-layer rule in zennit's own form: epsilon with the input replaced by ``sign_mu(x)``."""
+
+    def __init__(self, mu: float = 0.0, epsilon: float = 1e-6) -> None:
+        stabilize = Stabilizer.ensure(epsilon)
+        super().__init__(
+            input_modifiers=[lambda input: input],
+            param_modifiers=[NoMod()],
+            output_modifiers=[lambda output: output],
+            gradient_mapper=(lambda out_grad, outputs: out_grad / stabilize(outputs[0])),
+            reducer=(lambda inputs, gradients: torch.where(inputs[0] >= mu, 1.0, -1.0).to(inputs[0]) * gradients[0]),
+        )
+
+
+def _resnets(block: str):
+    """A timm ResNet and the torchvision ResNet of the same shape and weights (BasicBlock or Bottleneck)."""
     torch.manual_seed(0)
-    ours = timm.create_model("resnet18", num_classes=5).eval()
+    if block == "basic":
+        ours = timm.create_model("resnet18", num_classes=5).eval()
+        ref = torchvision.models.resnet18(num_classes=5).eval()
+    else:
+        ours = timm.models.resnet.ResNet(timm.models.resnet.Bottleneck, [1, 1, 1, 1], num_classes=5).eval()
+        ref = torchvision.models.resnet.ResNet(torchvision.models.resnet.Bottleneck, [1, 1, 1, 1], num_classes=5).eval()
     for m in ours.modules():  # non-trivial BatchNorm statistics, so merging them matters
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.2, 0.2)
             m.running_var.uniform_(0.5, 2.0)
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.2, 0.2)
-    ref = torchvision.models.resnet18(num_classes=5).eval()
     ref.load_state_dict(ours.state_dict())
     return ours, ref
 
 
-def test_equals_zennit_on_torchvision_resnet_with_the_same_weights():
-    ours, ref = _resnets()
+@pytest.mark.parametrize("block", ["basic", "bottleneck"])
+def test_equals_zennit_on_torchvision_resnet_with_the_same_weights(block):
+    """Our epsilon hooks (no re-run of each layer) against zennit's Epsilon and its BasicHook SIGN rule."""
+    ours, ref = _resnets(block)
     x, targets = torch.randn(3, 3, 64, 64), torch.tensor([0, 2, 4])
     maps = get_method("lrp_epsilon_sign")(ours, x, targets, epsilon=0.01, mu=0.1)
     composite = SpecialFirstLayerMapComposite(

@@ -132,24 +132,37 @@ def layer_activations_and_gradients(
 ) -> tuple[Tensor, Tensor]:
     """Output of ``module`` and the gradient of the summed target logits w.r.t. it (raw layout).
 
-    One batched forward/backward; gradients are taken only w.r.t. the activation, so no parameter
-    ``.grad`` is touched, and the hook is always removed. Works inside ``torch.no_grad()``.
+    One batched forward and the backward from the logits to the layer only: the layers before it run
+    without autograd (a forward hook switches gradients on and hands the rest of the model a
+    grad-requiring copy of the layer's output), so no graph is kept for them. Gradients are taken
+    only w.r.t. that output, so no parameter ``.grad`` is touched; the hook is always removed and the
+    caller's grad mode restored. Works inside ``torch.no_grad()``.
     """
     captured: list[Tensor] = []
-    handle = module.register_forward_hook(lambda _mod, _args, output: captured.append(output))
-    with torch.enable_grad():
-        try:
-            # Grad-requiring input keeps a graph even if the model's parameters are frozen.
-            logits = model(inputs.detach().requires_grad_(True))
-        finally:
-            handle.remove()
-        if len(captured) != 1 or not isinstance(captured[0], Tensor):
-            raise RuntimeError(
-                f"layer must produce one tensor per forward pass, got {len(captured)} outputs "
-                f"of types {[type(c).__name__ for c in captured]}"
-            )
-        act = captured[0]
-        score = logits.gather(1, targets.to(logits.device).long().view(-1, 1)).sum()
+
+    def hook(_mod: nn.Module, _args: object, output: object) -> object:
+        if not isinstance(output, Tensor) or captured:
+            captured.append(output)
+            return None
+        torch.set_grad_enabled(True)  # for the rest of the forward; restored below
+        captured.append(output.detach().requires_grad_(True))
+        return captured[0].clone()  # later in-place ops must not touch the leaf
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            logits = model(inputs.detach())
+            score = logits.gather(1, targets.to(logits.device).long().view(-1, 1)).sum()
+    finally:
+        handle.remove()
+    if len(captured) != 1 or not isinstance(captured[0], Tensor):
+        raise RuntimeError(
+            f"layer must produce one tensor per forward pass, got {len(captured)} outputs "
+            f"of types {[type(c).__name__ for c in captured]}"
+        )
+    act = captured[0]
+    if not score.requires_grad:  # the logits do not depend on the layer
+        return act.detach(), torch.zeros_like(act)
     (grad,) = torch.autograd.grad(score, act, allow_unused=True, materialize_grads=True)
     return act.detach(), grad
 
