@@ -53,12 +53,12 @@ def rollout(attentions: list[Tensor], discard_ratio: float, head_fusion: str) ->
         if head_fusion != "mean":
             fused = fused.values
         batch, n, _ = fused.shape
-        flat = fused.reshape(batch, -1).clone()
+        flat = fused.reshape(batch, -1)
         drop = int(flat.shape[1] * discard_ratio)
-        if drop:
-            keep_first = flat[:, 0].clone()
-            flat.scatter_(1, flat.topk(drop, dim=1, largest=False).indices, 0.0)
-            flat[:, 0] = keep_first
+        if drop:  # keep the largest n^2 - drop weights (a top-k of the few kept is much cheaper) and entry (0, 0)
+            kept = flat.topk(flat.shape[1] - drop, dim=1).indices
+            flat = torch.zeros_like(flat).scatter_(1, kept, flat.gather(1, kept))
+            flat[:, 0] = fused.reshape(batch, -1)[:, 0]
         a = (flat.view(batch, n, n) + torch.eye(n, device=flat.device)) / 2
         a = a / a.sum(dim=-1, keepdim=True)
         result = a if result is None else a @ result
