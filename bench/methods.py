@@ -139,7 +139,7 @@ class Case:
 
 
 def cases(samples: int, steps: int) -> list[Case]:
-    slic = {"name": "slic", "n_segments": samples // 2}  # as many segments as n_samples allows
+    slic = {"name": "slic", "n_segments": samples // 4}  # SLIC may return more segments than asked for
     return [
         Case("gradcam", {}, "layer_gradient"),
         Case("saliency", {}, "input_gradient"),
