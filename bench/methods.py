@@ -364,7 +364,7 @@ def _thesis_model(name: str, arch: str, samples: int, steps: int, images: int) -
     targets = torch.arange(IMAGES) % 10
     batch = {"forward": best_batch(model, x, targets, forward_pass),
              "input_gradient": best_batch(model, x, targets, input_gradient_pass)}
-    slic = {"name": "slic", "n_segments": samples // 2}
+    slic = {"name": "slic", "n_segments": samples // 4}
     segs = segment(to_pixels(model, x[:images]), slic)
     layer = resolve_layer(model)[1]
 
