@@ -1,22 +1,29 @@
 """Explanation methods against their floors, KernelSHAP's sample efficiency, speed-up over the thesis' calls.
 
-    .venv/bin/python bench/methods.py [ratio] [efficiency] [thesis] [--out DIR] [--samples N]
+    .venv/bin/python bench/methods.py [ratio] [efficiency] [thesis] [--out DIR] [--samples N] [--steps N]
+                                      [--methods NAME ...] [--threads N]
 
-- ratio: each case of CASES on resnet50 and ViT-S at 224 px (8 real digit images, random weights):
-  the method's wall time divided by its floor, the model passes it cannot avoid, timed in the same
-  run at the best batch size of BATCHES (target <= 1.25). Perturbation methods run with that batch
-  size as their chunk_size. ``--samples`` sets their n_samples (the ratio, not the budget, is
-  measured; the default keeps the whole bench at a few minutes on a 2-core CPU) and SLIC asks for
-  n_samples / 2 segments, the most KernelSHAP accepts.
+- ratio: every registered method (:func:`cases`; LRP on resnet50, rollout on the ViT, where they are
+  supported) on resnet50 and ViT-S at 224 px (8 real digit images, random weights): the method's
+  time divided by its floor, the model passes it cannot avoid, timed in the same run at the best
+  batch size of BATCHES (least CPU time per row; target <= 1.25): GradCAM one forward and the
+  backward to its layer; saliency, gradient x input/SIGN and LRP one forward and backward to the
+  input; IG ``n_steps`` of them; KernelSHAP ``n_samples + 2`` forwards, LIME ``n_samples``; rollout
+  one forward. Multi-pass methods run with that batch size as ``explain.eval_batch_size``.
+  ``--samples``/``--steps`` set the budgets (the ratio, not the budget, is measured; the defaults
+  keep the whole part at about 10 minutes on a 2-core CPU); SLIC asks for n_samples / 4 segments.
+  Wall and process-CPU ratios are both written: on a shared machine the CPU ratio is the fair one.
 - efficiency: KernelSHAP's L2 error to the exact Shapley values (all 2^S - 2 coalitions) against
   the number of model evaluations, beside captum's KernelShap and shap's KernelExplainer (l1_reg off:
-  the same estimator family) on the same images, segments and baseline, averaged over seeds; a
-  small model (a 4-block ViT at 32 px) keeps exact enumeration cheap; the estimators see only the
-  coalitions' scores, so the model's size does not matter. Writes methods_efficiency.{csv,png}.
-- thesis: the thesis' call (captum KernelShap, perturbations_per_eval=1, one image at a time) against
-  xaisim's kernelshap on resnet50 at 224 px: seconds per image at the same n_samples.
+  the same estimator family) on the same images, segments and baseline, over seeds; a small model
+  (a 4-block ViT at 32 px) keeps exact enumeration cheap; the estimators see only the coalitions'
+  scores, so the model's size does not matter. Per budget, xaisim's mean error over shap's with a
+  bootstrap interval. Writes methods_efficiency.{csv,png} and methods_efficiency_summary.csv.
+- thesis: the thesis' calls against xaisim's on both models: captum KernelShap
+  (perturbations_per_eval=1, one image at a time), captum IntegratedGradients (internal_batch_size
+  = the batch) and pytorch-grad-cam's GradCAM. Writes methods_thesis.csv.
 
-Results go to bench/results/ (or --out). Add a method by appending a Case to CASES.
+Results go to bench/results/ (or --out). Add a method by appending a Case to :func:`cases`.
 """
 
 from __future__ import annotations
