@@ -16,6 +16,7 @@ include: "rules/explain.smk"
 include: "rules/examples.smk"
 include: "rules/similarity.smk"
 include: "rules/cluster.smk"
+include: "rules/statistics.smk"
 include: "rules/report.smk"
 
 
@@ -28,6 +29,11 @@ localrules:
     histograms,
     outcomes,
     summary,
+    agreement,
+    mantel,
+    family_separation,
+    resampling,
+    statistics_figures,
 
 
 rule all:

@@ -25,7 +25,7 @@ rule train:
         spec=model_spec,
         train=train_params,
         image_size=DATA["image_size"],
-        seed=config["seed"],
+        seed=train_seed,
         amp=config["amp"],
         code=code("scripts/train.py"),
     script:
@@ -35,9 +35,11 @@ rule train:
 rule predict:
     input:
         index="results/data/index.csv",
+        subset="results/data/explain.csv",
         weights="results/models/{model}/weights.safetensors",
     output:
-        "results/predictions/{model}.csv",
+        predictions="results/predictions/{model}.csv",
+        features="results/features/{model}.safetensors",
     log:
         "results/logs/predict/{model}.log",
     benchmark:

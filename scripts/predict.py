@@ -14,4 +14,7 @@ predict_model(
     amp=p.amp,
     out_csv=snakemake.output[0],
     crop=p.get("crop", False),
+    subset_path=snakemake.input.get("subset"),
+    out_features=snakemake.output.get("features"),
+    model_name=snakemake.wildcards.model,
 )

@@ -1,11 +1,12 @@
 from xaisim import job
 from xaisim.summary import write_summary
 
-job.start(snakemake)
+job.start(snakemake, torch=False)
 i, p = snakemake.input, snakemake.params
 write_summary(
     i.accuracy,
     {tuple(key.split("/")): (t, s) for key, t, s in zip(p.matrices, i.clusters, i.summaries)},
     i.outcomes,
+    {name: i[name] for name in ("mantel", "family_separation", "noise_floor")},
     snakemake.output[0],
 )

@@ -3,8 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from xaisim.predict import agreement
-from xaisim.statistics.agreement import comparisons, error_consistency
+from xaisim.statistics.agreement import agreement, comparisons, error_consistency
 
 
 def _preds(pred_columns: dict[str, list[int]], labels: list[int]) -> dict[str, pd.DataFrame]:

@@ -11,16 +11,16 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import make_imagefolder
-from test_workflow import REPO, SNAKEMAKE, TINY, job_counts, snakemake
+from test_workflow import REPO, SNAKEMAKE, STATISTICS_OF_SIMILARITY, TINY, job_counts, snakemake
 
 from xaisim.workflow import code_hash, stage_sources
 
 # every figure/table job downstream of both methods' similarity jobs (2 metrics x 2 variants each)
 # tiny.yaml: gradcam, ig, kernelshap (cosine + rbf each) and gradsim (cosine); variants all + matching
-FIGURES_OF_SIMILARITY = {"cluster": 14, "histograms": 7, "outcomes": 1, "summary": 1, "all": 1}
+FIGURES_OF_SIMILARITY = {"cluster": 14, "histograms": 7, "outcomes": 1, "summary": 1, "all": 1, **STATISTICS_OF_SIMILARITY}
 AGGREGATION = {"predict_centre_crop": 1, "explanation_grids": 1, "similarity_gradcam": 1, "similarity_ig": 1,
                "similarity_kernelshap": 1, "similarity_gradsim": 1, "identical_class": 1,
-               "plot_gradient_similarity": 1, **FIGURES_OF_SIMILARITY}
+               "plot_gradient_similarity": 1, "agreement": 1, "sanity": 1, **FIGURES_OF_SIMILARITY}
 SIMILARITY_JOBS = {"similarity_gradcam": 1, "similarity_ig": 1, "similarity_kernelshap": 1, "similarity_gradsim": 1}
 
 
@@ -91,8 +91,13 @@ def test_a_similarity_or_plot_option_reruns_no_train_or_explain_job(run, tmp_pat
     assert dry_run(run, config, tmp_path) == {"similarity_gradcam": 1, "similarity_ig": 1, "similarity_kernelshap": 1,
                                               **FIGURES_OF_SIMILARITY, "cluster": 12, "histograms": 6}
     config = tiny()
-    config["cluster"] = {"resolution": 0.5}
-    assert dry_run(run, config, tmp_path) == {"cluster": 14, "summary": 1, "all": 1}
+    config["cluster"] = {"resolution": 0.5}  # clusters and the cluster stability that re-clusters
+    assert dry_run(run, config, tmp_path) == {"cluster": 14, "resampling": 1, "statistics_figures": 1, "summary": 1,
+                                              "all": 1}
+    config = tiny()
+    config["statistics"] = {"permutations": 99}  # a statistics option: the two permutation tests and what follows
+    assert dry_run(run, config, tmp_path) == {"mantel": 1, "family_separation": 1, "statistics_figures": 1, "summary": 1,
+                                              "all": 1}
 
 
 def test_adding_a_model_runs_only_its_jobs_and_the_aggregation(run, tmp_path):
@@ -150,7 +155,8 @@ def test_a_changed_logic_line_reruns_that_stage_and_downstream_only(run, workflo
     line = next(line for line in ig.read_text().splitlines() if "return" in line and "def" not in line)
     edit = ("xaisim/explain/integrated_gradients.py", line, line + " * 1.0")
     assert copy_dry_run(workflow_copy, run, edit) == {"explain": 2, "explanation_grids": 1, "similarity_ig": 1, "cluster": 4,
-                                                       "histograms": 2, "outcomes": 1, "summary": 1, "all": 1}
+                                                       "histograms": 2, "outcomes": 1, "summary": 1, "all": 1, "sanity": 1,
+                                                       **STATISTICS_OF_SIMILARITY}
 
 
 def test_touching_a_script_or_changing_a_comment_reruns_nothing(run, workflow_copy):

@@ -3,7 +3,7 @@ import copy
 import pytest
 import yaml
 
-from xaisim.config import ConfigError, check, check_schema
+from xaisim.config import ConfigError, check, check_schema, expand_replicates
 
 
 @pytest.fixture
@@ -33,6 +33,10 @@ def test_shipped_configs_are_valid(repo, schema, name):
         (lambda c: c["data"].update(source="url"), r"config data: 'url' is a required property"),
         (lambda c: c.update(cluster={"k": 0}), r"config cluster.k: 0 is less than the minimum of 1"),
         (lambda c: c.update(figures={"formats": ["gif"]}), r"config figures.formats\[0\]: 'gif' is not one of"),
+        (lambda c: c.update(statistics={"permutations": 0}), r"config statistics.permutations: 0 is less than the minimum of 1"),
+        (lambda c: c.update(statistics={"sanity": {"depths": [0.5, 1.5]}}), r"config statistics.sanity.depths\[1\]: 1.5 is greater"),
+        (lambda c: c["models"][0].update(seeds=[1, 1]), r"config models\[0\].seeds: \[1, 1\] has non-unique elements"),
+        (lambda c: c["models"][0].update(family="rnn"), r"config models\[0\].family: 'rnn' is not one of \['cnn', 'transformer'"),
     ],
 )
 def test_schema_errors_are_one_line_and_name_the_field(tiny, schema, edit, message):
@@ -60,6 +64,8 @@ def test_schema_errors_are_one_line_and_name_the_field(tiny, schema, edit, messa
         (lambda c: c["metrics"][1]["params"].update(sigma=-1), r"metrics\[1\].params.sigma: Input should be greater than 0"),
         (lambda c: c["data"].update(source="imagefolder", path="/no/where"), r"data.path: /no/where has no train/ val/"),
         (lambda c: c.update(cluster={"linkage": "ward"}), r"cluster.linkage: 'ward' is defined only for Euclidean"),
+        (lambda c: c.update(statistics={"sanity": {"images": 11}}), r"statistics.sanity.images: 11 exceeds data.explain_images=10"),
+        (lambda c: c.update(statistics={"image_counts": [4, 10]}), r"statistics.image_counts: \[10\] not below data.explain_images=10"),
     ],
 )
 def test_semantic_errors_name_the_field(tiny, edit, message):
@@ -68,3 +74,24 @@ def test_semantic_errors_name_the_field(tiny, edit, message):
     with pytest.raises(ConfigError, match=message) as err:
         check(config)
     assert "\n" not in str(err.value)
+
+
+def test_seeds_expand_to_replicates_with_their_own_training_seed(tiny):
+    tiny["models"][0]["seeds"] = [0, 3]
+    models = expand_replicates(tiny["models"])
+    assert [m["name"] for m in models] == ["resnet-s0", "resnet-s3", "vit"]
+    assert [m.get("seed") for m in models] == [0, 3, None] and models[1]["replicate_of"] == "resnet"
+    assert models[1]["arch"] == tiny["models"][0]["arch"] and "seeds" not in models[1]
+    tiny["models"][1]["name"] = "resnet-s3"
+    with pytest.raises(ConfigError, match=r"models\[2\].name: duplicate name 'resnet-s3'"):
+        check({**tiny, "models": expand_replicates(tiny["models"])})
+
+
+def test_statistics_defaults_follow_the_explained_images(tiny):
+    from xaisim.config import statistics_settings
+
+    assert statistics_settings(tiny)["image_counts"] == [2, 5, 7]
+    assert statistics_settings(tiny)["sanity"]["images"] == 4
+    tiny["data"]["explain_images"] = 3
+    small = statistics_settings(tiny)
+    assert small["image_counts"] == [2] and small["sanity"]["images"] == 3

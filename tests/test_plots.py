@@ -8,9 +8,9 @@ from PIL import Image
 from xaisim import plots
 from xaisim.cluster import cluster
 from xaisim.plots import accuracy, clusters, distributions, explanations
-from xaisim.plots.palette import FAMILY_COLOURS, model_colours
-from xaisim.predict import agreement
+from xaisim.plots.palette import FAMILY_COLOURS, family_colour, model_colours
 from xaisim.selection import configured, select
+from xaisim.statistics.agreement import agreement
 
 MODELS = ["resnet", "convnext", "vit", "swin"]
 FAMILIES = {"resnet": "cnn", "convnext": "cnn", "vit": "transformer", "swin": "transformer"}
@@ -143,12 +143,16 @@ def test_statistics_figures(tmp_path):
     rng = np.random.default_rng(1)
     d = _distance()
     cka = 1 - d + rng.normal(0, 0.05, d.shape)
-    mantel = {"cka": pd.DataFrame({"method": ["pearson", "spearman"], "r": [-0.91, -0.8], "p": [0.04, 0.08]})}
-    statistics.reference_scatter(d, {"cka": cka, "error_consistency": cka * 0.5}, mantel, FAMILIES, "t",
-                                 tmp_path / "scatter.png", formats=["png", "svg"])
+    mantel = {("all", "cka"): pd.DataFrame({"method": ["pearson", "spearman"], "r": [-0.91, -0.8], "p": [0.04, 0.08]})}
+    statistics.reference_scatter({"all": d, "matching": d * 0.9}, {"cka": cka, "error_consistency": cka * 0.5}, mantel,
+                                 FAMILIES, "t", tmp_path / "scatter.png", formats=["png", "svg"],
+                                 floors={"all": {"resnet": 0.123}})
     svg = (tmp_path / "scatter.svg").read_text()
-    assert "r = -0.91" in svg and "p = 0.04" in svg and "no Mantel test" in svg
-    check_png(tmp_path / "scatter.png")
+    assert "r = -0.91" in svg and "p = 0.04" in svg and "no Mantel test" in svg and "noise floor resnet" in svg
+    rgb = check_png(tmp_path / "scatter.png")
+    assert all(has_colour(rgb, family_colour(f), min_pixels=30) for f in set(FAMILIES.values()))
+    statistics.reference_matrices({"CKA": cka, "error consistency": cka * 0.5}, FAMILIES, "t", tmp_path / "refs.png")
+    check_png(tmp_path / "refs.png")
     sums = pd.DataFrame({"n": np.repeat([4, 8, 16], 5), "repetition": np.tile(range(5), 3),
                          "sum_abs_diff": rng.random(15)})
     variance = pd.DataFrame({"n": np.repeat([4, 8, 16], 6), "variance": rng.random(18)})

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from xaisim.similarity.aggregate import summarise
-from xaisim.statistics import distance
 from xaisim.statistics.image_count import image_count_influence
+from xaisim.statistics.matrix import distance
 from xaisim.statistics.noise_floor import noise_floor
 from xaisim.statistics.separation import family_separation
 from xaisim.statistics.stability import cluster_stability
@@ -110,3 +110,27 @@ def test_distance_is_the_similarity_stages_and_leaves_out_nan():
     sims[2, 0, 1] = sims[2, 1, 0] = np.nan
     kept = np.delete(sims[:, 0, 1], 2)
     assert distance(sims)[0, 1] == pytest.approx(np.hypot(1 - kept.mean(), kept.std(ddof=1)))
+
+
+def test_stability_with_auto_resolution_keeps_the_full_data_choice():
+    models = [f"m{k}" for k in range(6)]
+    table = cluster_stability(_sims(spread=0.05), models, n_boot=5, k=2, linkage="average", resolution="auto",
+                              cluster_seed=42, seed=0)
+    assert len(table) == 5 and (table["ari_louvain"] == 1).all() and (table["communities_louvain"] == 2).all()
+
+
+def test_tables_over_every_matrix_carry_method_metric_and_variant():
+    from xaisim.statistics.noise_floor import noise_floor_table
+    from xaisim.statistics.separation import separation_table
+
+    models = ["r-s0", "r-s1", "v", "w"]
+    d = pd.DataFrame(distance(_sims(groups=(0, 0, 1, 1))), index=models, columns=models)
+    mats = {("ig", "cosine", "all"): d, ("ig", "cosine", "matching"): d.loc[models[:3], models[:3]]}
+    sep = separation_table(mats, {"r-s0": "cnn", "r-s1": "cnn", "v": "transformer", "w": "transformer"}, n_perm=99, seed=0)
+    assert list(sep["variant"]) == ["all", "matching"] and list(sep["n_models"]) == [4, 3]
+    assert sep.loc[0, "p"] == pytest.approx(family_separation(d.to_numpy(), ["cnn", "cnn", "transformer", "transformer"],
+                                                                n_perm=99, seed=0)["p"])
+    floor = noise_floor_table(mats, {"r-s0": "r", "r-s1": "r"})
+    assert list(floor["variant"]) == ["all", "matching"]
+    assert floor.loc[0, "replicate_distance"] == pytest.approx(d.loc["r-s0", "r-s1"])
+    assert noise_floor_table(mats, {}).empty

@@ -28,6 +28,10 @@ def snakemake(workdir: Path, *args: str, configfile: Path = REPO / "configs" / "
     return done
 
 
+# the statistics jobs downstream of any similarity output (one job each for all matrices)
+STATISTICS_OF_SIMILARITY = {"mantel": 1, "family_separation": 1, "resampling": 1, "statistics_figures": 1}
+
+
 def job_counts(output: str) -> dict[str, int]:
     table = output.split("Job stats:")[1].split("\n\n")[0]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
@@ -109,7 +113,56 @@ def test_clusters_figures_and_summary(run):
     summary = (run / "results/summary.md").read_text()
     for model, acc in zip(accuracy["model"], accuracy["val_accuracy"]):
         assert f"| {model} |" in summary and f"{acc:.3g}" in summary
-    assert "## Family separation" in summary and "Not computed" in summary
+    for section in ("## Mantel tests", "## Family separation", "## Noise floor"):
+        assert section in summary
+    assert "| ig | cosine | all | n/a | n/a | n/a |" in summary  # two models: no Mantel r (logged)
+    assert "no model entry has `seeds" in summary
+
+
+def test_statistics_are_built_and_degrade_gracefully_with_two_models(run):
+    from test_plots import check_png
+
+    stats = run / "results/statistics"
+    subset = pd.read_csv(run / "results/data/explain.csv", dtype={"image_id": str})
+    ids = subset["image_id"]
+    preds = {m: pd.read_csv(run / f"results/predictions/{m}.csv", dtype={"image_id": str}).set_index("image_id")
+             for m in ("resnet", "vit")}
+    same = int((preds["resnet"].loc[ids, "pred"] == preds["vit"].loc[ids, "pred"]).sum())
+    totals = pd.read_csv(stats / "agreement/comparisons.csv").iloc[0]
+    assert (totals["comparisons"], totals["same_class"], totals["different_class"]) == (10, same, 10 - same)
+    assert read_matrix(stats / "agreement/same_class_counts.csv").loc["resnet", "vit"] == same
+    val = (preds["resnet"]["pred"] == preds["vit"]["pred"]).mean()
+    assert read_matrix(stats / "agreement/same_prediction.csv").loc["resnet", "vit"] == pytest.approx(val)
+    features = ArrayFile(run / "results/features/vit.safetensors")
+    assert features.meta["image_ids"] == list(ids) and features.shape("features") == [10, 64]
+    cka = read_matrix(stats / "cka.csv")
+    assert np.allclose(np.diag(cka), 1) and 0 < cka.loc["resnet", "vit"] < 1
+    mantel = pd.read_csv(stats / "mantel.csv")
+    assert mantel["r"].isna().all() and (mantel["n_models"] == 2).all()
+    pairs = set(zip(mantel["a"], mantel["b"]))
+    assert {("agreement", "cka"), ("cka", "gradcam/cosine/matching/mean"), ("agreement", "ig/rbf/all/distance"),
+            ("gradcam/cosine/all/distance", "ig/cosine/all/distance")} <= pairs
+    assert "2 models give fewer than 3 pairs" in (run / "results/logs/statistics/mantel.log").read_text()
+    separation = pd.read_csv(stats / "family_separation.csv")
+    assert len(separation) == 14 and separation["p"].isna().all() and (separation["families"] == 2).all()
+    assert "no within-family pair" in (run / "results/logs/statistics/family_separation.log").read_text()
+    assert pd.read_csv(stats / "noise_floor.csv").empty
+    sanity = pd.read_csv(stats / "sanity.csv")
+    assert set(sanity["method"]) == {"gradcam", "ig", "kernelshap"}  # map methods; not gradsim
+    ig = sanity[sanity["method"] == "ig"]
+    assert list(ig["model"]) == ["resnet"] * 3 + ["vit"] * 3 and ig["cosine"].between(-1, 1).all()
+    assert (ig.groupby("model")["layers"].diff().dropna() > 0).all() and (ig["images"] == 4).all()
+    counts = pd.read_csv(stats / "image_count.csv")
+    ig_cosine = counts[(counts["method"] == "ig") & (counts["metric"] == "cosine")]
+    assert list(ig_cosine["n"].unique()) == [2, 5, 7] and len(ig_cosine) == 3 * 25 and (counts["sum_abs_diff"] >= 0).all()
+    stability = pd.read_csv(stats / "stability.csv")
+    assert len(stability[(stability["method"] == "gradcam") & (stability["metric"] == "rbf")]) == 100
+    figures = run / "results/figures/statistics"
+    check_png(figures / "references.png")
+    for kind in ("mantel", "image_count", "stability"):
+        check_png(figures / f"{kind}/ig/cosine.png", 150)
+    for method in ("gradcam", "ig", "kernelshap"):
+        check_png(figures / f"sanity/{method}.png")
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +174,8 @@ def report(run):
 def test_report_lists_every_figure_and_table(report):
     html = report.read_text()
     for name in (*(f"{f}.png" for f in FIGURES), "histograms.png", "accuracy.png", "agreement.png", "near-tie.png", "accuracy.csv",
-                 "outcomes.csv", "clusters.csv", "summary.md"):
+                 "outcomes.csv", "clusters.csv", "summary.md", "references.png", "mantel.csv", "family_separation.csv",
+                 "noise_floor.csv", "stability.csv", "sanity.csv"):
         assert name in html, name
 
 
@@ -138,7 +192,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
     assert not [line for line in console if "Uncaught" in line or "Error" in line], console
     dom = done.stdout
-    for name in ("0 Summary", "1 Models", "2 Explanations", "3 Similarity", "4 Clusters", "dendrogram.png",
+    for name in ("0 Summary", "1 Models", "2 Explanations", "3 Similarity", "4 Clusters", "5 Statistics", "dendrogram.png",
                  "near-tie.png", "accuracy.png"):
         assert name in dom, name
     subprocess.run([*args, f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=300, check=True)
@@ -176,7 +230,7 @@ def test_changing_a_normalisation_reruns_no_explanation(run, tmp_path):
     changed.write_text(yaml.safe_dump(config))
     out = snakemake(run, "-n", configfile=changed).stdout
     assert job_counts(out) == {"explanation_grids": 1, "similarity_ig": 1, "cluster": 4, "histograms": 2, "outcomes": 1,
-                               "summary": 1, "all": 1}
+                               "summary": 1, "all": 1, **STATISTICS_OF_SIMILARITY}
 
 
 def test_changing_one_method_setting_reruns_only_that_methods_jobs(run, tmp_path):
@@ -186,7 +240,7 @@ def test_changing_one_method_setting_reruns_only_that_methods_jobs(run, tmp_path
     changed.write_text(yaml.safe_dump(config))
     out = snakemake(run, "-n", configfile=changed).stdout
     assert job_counts(out) == {"explain": 2, "outcomes": 1, "explanation_grids": 1, "similarity_ig": 1, "cluster": 4,
-                               "histograms": 2, "summary": 1, "all": 1}
+                               "histograms": 2, "summary": 1, "all": 1, "sanity": 1, **STATISTICS_OF_SIMILARITY}
     assert "results/explanations/ig/resnet.safetensors" in out
     assert "output: results/explanations/gradcam" not in out
 

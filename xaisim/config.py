@@ -72,6 +72,46 @@ def _check_model(model: dict[str, Any], config: dict[str, Any], where: str) -> N
             )
 
 
+def expand_replicates(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries with ``seeds: [s, ...]`` become one entry per seed, named ``<name>-s<seed>``, with
+    ``seed`` (its training seed) and ``replicate_of`` (the entry's name); others stay as they are.
+
+    Runs on the schema-checked config before anything else reads the model list."""
+    out = []
+    for entry in models:
+        if "seeds" not in entry:
+            out.append(entry)
+            continue
+        base = {k: v for k, v in entry.items() if k != "seeds"}
+        out += [{**base, "name": f"{entry['name']}-s{seed}", "seed": seed, "replicate_of": entry["name"]}
+                for seed in entry["seeds"]]
+    return out
+
+
+def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``statistics`` section with ``image_counts`` and ``sanity.images`` defaulted, checked against
+    the explained images ``data.explain_images`` = N.
+
+    Defaults: counts N/4, N/2, 3N/4 (at least 2, distinct); sanity images min(4, N).
+    Cheap (no torch): the workflow calls it at every parse."""
+    stats = dict(config.get("statistics", {}))
+    n = config["data"]["explain_images"]
+    counts = stats.get("image_counts") or sorted({c for c in (n // 4, n // 2, 3 * n // 4) if 2 <= c < n})
+    too_many = [c for c in counts if c >= n]
+    if too_many:
+        raise ConfigError(
+            f"config statistics.image_counts: {too_many} not below data.explain_images={n} (a subsample of all "
+            "images only reorders them); lower them or raise data.explain_images"
+        )
+    sanity = dict(stats.get("sanity", {}))
+    if sanity.get("images", 0) > n:
+        raise ConfigError(
+            f"config statistics.sanity.images: {sanity['images']} exceeds data.explain_images={n}; lower it"
+        )
+    sanity.setdefault("images", min(4, n))
+    return {**stats, "image_counts": counts, "sanity": sanity}
+
+
 def _check_merged_method_params(config: dict[str, Any], registry: Any) -> None:
     """Methods with a ``check_config(params, where, model, config)`` hook (rules that depend on the
     model or the data) see each model's merged parameters."""
@@ -126,6 +166,7 @@ def check(config: dict[str, Any]) -> None:
             method_settings(m, config["metrics"], f"config methods[{i}]")
         except ValueError as err:
             raise ConfigError(str(err)) from None
+    statistics_settings(config)
     try:
         check_settings(config.get("cluster", {}))
     except ValueError as err:

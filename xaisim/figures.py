@@ -26,10 +26,10 @@ from xaisim.plots import accuracy as accuracy_plots
 from xaisim.plots import clusters, distributions
 from xaisim.plots.explanations import Cell, grid
 from xaisim.plots.palette import family_colour
-from xaisim.predict import agreement
 from xaisim.selection import CATEGORIES, configured, prediction_frame, select
 from xaisim.similarity import normalise as normalisation
 from xaisim.similarity.stream import prepare
+from xaisim.statistics.agreement import agreement
 
 log = logging.getLogger("xaisim.figures")
 

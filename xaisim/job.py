@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-from xaisim import runtime
 
-
-def start(smk: Any) -> torch.device:
+def start(smk: Any, *, torch: bool = True) -> torch.device | None:
     """Send stderr (tracebacks, tqdm, logging) to ``log[0]``; seed and set threads; return the device.
 
     Performance knobs come as resources, not params (changing them reruns nothing): ``device``, and
     ``num_workers`` DataLoader processes, counted in the job's threads (torch gets the rest).
+    ``torch=False`` (tables and figures that need no torch) only sets up the log: importing torch
+    costs seconds per job, and every random choice there takes its seed explicitly.
     """
     sys.stderr = open(smk.log[0], "w", buffering=1)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
+    if not torch:
+        logging.getLogger("xaisim").info("rule %s (no torch)", smk.rule)
+        return None
+    from xaisim import runtime
+
     threads = max(1, smk.threads - int(smk.resources.get("num_workers", 0)))
     runtime.setup(smk.params.get("seed", 0), threads)
     device = runtime.get_device(smk.resources.get("device", "cpu"))

@@ -77,10 +77,3 @@ def predict_model(
     write_csv(table, out_csv, index=False, float_format="%.6g")
     return table
 
-
-def agreement(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Fraction of images on which each pair of models predicts the same class."""
-    preds = pd.DataFrame({name: df.set_index("image_id")["pred"] for name, df in predictions.items()})
-    values = preds.to_numpy()
-    same = (values[:, :, None] == values[:, None, :]).mean(0)
-    return pd.DataFrame(same, index=preds.columns, columns=preds.columns)

@@ -33,11 +33,48 @@ def _groups(clusters: pd.DataFrame, column: str) -> str:
     )
 
 
+def _mantel(mantel: pd.DataFrame) -> pd.DataFrame:
+    """Per explanation distance matrix: Pearson r and p against each reference matrix."""
+    from xaisim.statistics.mantel import REFERENCES
+
+    rows = mantel[(mantel["method"] == "pearson") & mantel["a"].isin(REFERENCES) & mantel["b"].str.endswith("/distance")]
+    table = {}
+    for r in rows.itertuples():
+        method, metric, variant, _ = r.b.split("/")
+        cell = "n/a" if pd.isna(r.r) else f"{r.r:.2f} (p = {r.p:.3g})"
+        table.setdefault((method, metric, variant), {})[f"vs {r.a.replace('_', ' ')}"] = cell
+    return pd.DataFrame([{"method": m, "metric": k, "images": v, **cells} for (m, k, v), cells in table.items()])
+
+
+def _statistics(mantel: pd.DataFrame, separation: pd.DataFrame, floor: pd.DataFrame) -> list[str]:
+    parts = ["## Mantel tests: do models that predict, err and represent alike explain alike?", "",
+             "Pearson r of the explanation distance with each reference matrix and its permutation p (all pairs "
+             "of matrices, Spearman too: `statistics/mantel.csv`). Negative r: alike models explain alike.", ""]
+    table = _mantel(mantel)
+    parts += [_table(table) if len(table) else "No Mantel test (no explanation matrix).", ""]
+    parts += ["## Family separation", "",
+              "Between- minus within-family mean distance and its one-sided permutation p (small p: families "
+              "explain differently).", ""]
+    sep = separation.rename(columns={"variant": "images", "statistic": "between - within", "n_models": "models"})
+    parts += [_table(sep[["method", "metric", "images", "within", "between", "between - within", "p", "models",
+                          "families"]]) if len(sep) else "No distance matrix.", ""]
+    parts += ["## Noise floor (replicate distance)", ""]
+    if floor.empty:
+        parts.append("Not measured: no model entry has `seeds: [...]` (replicates trained with different seeds).")
+    else:
+        f = floor.rename(columns={"variant": "images", "replicate_of": "architecture", "replicate_distance": "replicate distance",
+                                  "other_distance": "distance to the other models"})
+        parts.append(_table(f[["method", "metric", "images", "architecture", "replicates", "replicate distance",
+                               "distance to the other models"]]))
+    return parts + [""]
+
+
 def summary_text(
     accuracy: pd.DataFrame, clusters: dict[tuple[str, str, str], tuple[pd.DataFrame, dict[str, Any]]],
-    outcomes: pd.DataFrame, missing: list[str],
+    outcomes: pd.DataFrame, mantel: pd.DataFrame, separation: pd.DataFrame, floor: pd.DataFrame,
 ) -> str:
-    """The markdown page: accuracy, clusters per method x metric x variant, outcomes, and what is not computed."""
+    """The markdown page: accuracy, clusters per method x metric x variant, Mantel tests, family
+    separation, noise floor, outcomes."""
     acc = accuracy[["model", "family", "val_accuracy", "val_accuracy_centre_crop"]].rename(
         columns={"val_accuracy": "accuracy (squash, explained)", "val_accuracy_centre_crop": "accuracy (timm centre crop)"}
     )
@@ -55,6 +92,7 @@ def summary_text(
             "cophenetic r": info["cophenetic"], "resolution": info["resolution"], "modularity": info["modularity"],
         })
     parts += ["## Clusters per method and metric", "", _table(pd.DataFrame(rows)), ""]
+    parts += _statistics(mantel, separation, floor)
     unsupported = outcomes[outcomes["outcome"] != "explained"]
     parts += ["## Explanation outcomes", ""]
     if unsupported.empty:
@@ -64,21 +102,21 @@ def summary_text(
     zero = outcomes[pd.to_numeric(outcomes["zero_maps"], errors="coerce").fillna(0) > 0]
     parts += ["", "All-zero maps (left out of the pairs that involve them): "
               + (", ".join(f"{r.model}/{r.method}: {r.zero_maps}" for r in zero.itertuples()) or "none."), ""]
-    for title in missing:
-        parts += [f"## {title}", "", "Not computed by this pipeline version (no statistics stage yet).", ""]
     return "\n".join(parts)
 
 
 def write_summary(
-    accuracy_path: str, cluster_paths: dict[tuple[str, str, str], tuple[str, str]], outcomes_path: str, out_path: str
+    accuracy_path: str, cluster_paths: dict[tuple[str, str, str], tuple[str, str]], outcomes_path: str,
+    statistics: dict[str, str], out_path: str,
 ) -> None:
+    """``statistics``: paths of mantel, family_separation and noise_floor (results/statistics/)."""
     clusters = {
         key: (pd.read_csv(table), json.loads(Path(info).read_text())) for key, (table, info) in cluster_paths.items()
     }
     text = summary_text(
         pd.read_csv(accuracy_path), clusters, pd.read_csv(outcomes_path, keep_default_na=False),
-        ["Mantel tests (explanation vs agreement, CKA, error consistency)", "Family separation",
-         "Noise floor (replicate distance)"],
+        pd.read_csv(statistics["mantel"]), pd.read_csv(statistics["family_separation"]),
+        pd.read_csv(statistics["noise_floor"]),
     )
     with atomic_path(out_path) as tmp:
         tmp.write_text(text + "\n")

@@ -11,42 +11,72 @@ import pandas as pd
 import seaborn as sns
 
 from xaisim.plots import save
-from xaisim.plots.palette import model_colours
+from xaisim.plots.palette import family_colour, model_colours
 
-PAIR_COLOURS = {"same family": "#2ca02c", "different families": "#8c564b"}
+BETWEEN = "between families"
+BETWEEN_COLOUR = "#8c8c8c"
 
 
 def _pairs(a: pd.DataFrame, b: pd.DataFrame, families: dict[str, str]) -> pd.DataFrame:
+    """Upper-triangle pairs of the models both matrices hold: x from ``a``, y from ``b``, pair kind."""
     models = [m for m in a.index if m in b.index]
     i, j = np.triu_indices(len(models), 1)
     return pd.DataFrame({
         "x": a.loc[models, models].to_numpy(dtype=float)[i, j],
         "y": b.loc[models, models].to_numpy(dtype=float)[i, j],
-        "pair": ["same family" if families[models[p]] == families[models[q]] else "different families"
+        "pair": [f"within {families[models[p]]}" if families[models[p]] == families[models[q]] else BETWEEN
                  for p, q in zip(i, j)],
     })
 
 
 def reference_scatter(
-    distance: pd.DataFrame, references: dict[str, pd.DataFrame], mantel: dict[str, pd.DataFrame],
-    families: dict[str, str], title: str, path: str | Path, formats: Iterable[str] = ("png",),
+    distances: dict[str, pd.DataFrame], references: dict[str, pd.DataFrame],
+    mantel: dict[tuple[str, str], pd.DataFrame], families: dict[str, str], title: str, path: str | Path,
+    formats: Iterable[str] = ("png",), floors: dict[str, dict[str, float]] | None = None,
 ) -> None:
-    """Explanation distance of every model pair against each reference matrix, with its Mantel r and p.
+    """Explanation distance of every model pair (one row per variant) against each reference matrix.
 
-    ``mantel[name]`` holds the Mantel rows (columns method, r, p) of that reference with this distance.
+    ``mantel[(variant, reference)]`` holds the Mantel rows (columns method, r, p) of that pair of
+    matrices; pairs within one family take the family's colour, the others grey. ``floors[variant]``
+    maps a replicated entry to its noise floor (mean replicate distance), drawn as a dashed line.
     """
-    fig, axes = plt.subplots(1, len(references), figsize=(5.2 * len(references), 4.6), squeeze=False,
+    floors = floors or {}
+    fig, axes = plt.subplots(len(distances), len(references), figsize=(5.2 * len(references), 4.4 * len(distances)),
+                             squeeze=False, layout="constrained")
+    for row, (variant, distance) in zip(axes, distances.items()):
+        for ax, (name, reference) in zip(row, references.items()):
+            points = _pairs(reference, distance, families)
+            for pair, group in points.groupby("pair"):
+                colour = BETWEEN_COLOUR if pair == BETWEEN else family_colour(pair.removeprefix("within "))
+                ax.scatter(group["x"], group["y"], s=40, color=colour, label=pair, alpha=0.8)
+            for k, (entry, floor) in enumerate(floors.get(variant, {}).items()):
+                ax.axhline(floor, color="black", linestyle=("--", ":", "-.")[k % 3], linewidth=1,
+                           label=f"noise floor {entry}")
+            rows = mantel.get((variant, name), pd.DataFrame(columns=["method", "r", "p"]))
+            stats = "; ".join(f"{r.method} r = {r.r:.2f}, p = {r.p:.3g}" for r in rows.itertuples()) or "no Mantel test"
+            ax.set_title(f"{variant} images vs {name.replace('_', ' ')}\nMantel: {stats}", fontsize=9)
+            ax.set_xlabel(name.replace("_", " "))
+            ax.set_ylabel(f"explanation distance ({variant} images)")
+            if len(points):
+                ax.legend(fontsize=7)
+    fig.suptitle(title)
+    save(fig, path, formats)
+
+
+def reference_matrices(
+    matrices: dict[str, pd.DataFrame], families: dict[str, str], title: str, path: str | Path,
+    formats: Iterable[str] = ("png",),
+) -> None:
+    """The model-level matrices the explanations are compared with, side by side (annotated heatmaps)."""
+    n = max(len(m) for m in matrices.values())
+    fig, axes = plt.subplots(1, len(matrices), figsize=((0.55 * n + 3) * len(matrices), 0.5 * n + 3), squeeze=False,
                              layout="constrained")
-    for ax, (name, reference) in zip(axes[0], references.items()):
-        points = _pairs(reference, distance, families)
-        for pair, group in points.groupby("pair"):
-            ax.scatter(group["x"], group["y"], s=40, color=PAIR_COLOURS[pair], label=pair, alpha=0.8)
-        rows = mantel.get(name, pd.DataFrame(columns=["method", "r", "p"]))
-        stats = "; ".join(f"{r.method} r = {r.r:.2f}, p = {r.p:.3g}" for r in rows.itertuples()) or "no Mantel test"
-        ax.set_title(f"{name.replace('_', ' ')}\nMantel: {stats}", fontsize=9)
-        ax.set_xlabel(name.replace("_", " "))
-        ax.set_ylabel("explanation distance")
-        ax.legend(fontsize=8)
+    for ax, (name, values) in zip(axes[0], matrices.items()):
+        sns.heatmap(values.astype(float), annot=n <= 16, fmt=".2f", cmap="viridis", square=True, ax=ax,
+                    vmin=min(0.0, float(np.nanmin(values.to_numpy(dtype=float), initial=0))), vmax=1)
+        for text in ax.get_yticklabels() + ax.get_xticklabels():
+            text.set_color(family_colour(families.get(text.get_text(), "")))
+        ax.set_title(name)
     fig.suptitle(title)
     save(fig, path, formats)
 

@@ -3,16 +3,15 @@
 One module per concern: prediction agreement and error consistency (:mod:`.agreement`), linear CKA
 of pre-logit features (:mod:`.cka`), Mantel tests between matrices (:mod:`.mantel`), the influence of
 the number of images (:mod:`.image_count`), family separation (:mod:`.separation`), the replicate
-noise floor (:mod:`.noise_floor`), model-parameter randomisation (:mod:`.sanity`) and cluster
-stability (:mod:`.stability`). A statistic that is undefined for the data at hand (too few models,
+noise floor (:mod:`.noise_floor`), model-parameter randomisation (:mod:`.sanity`), cluster
+stability (:mod:`.stability`), the distance of a resample (:mod:`.matrix`) and the stage's figures
+(:mod:`.figures`). A statistic that is undefined for the data at hand (too few models,
 no within-family pair, ...) is NaN with a logged warning that says why, never an exception.
 """
 
 from __future__ import annotations
 
 import logging
-
-import numpy as np
 
 log = logging.getLogger("xaisim.statistics")
 
@@ -22,9 +21,3 @@ def undefined(what: str, reason: str) -> float:
     log.warning("%s is undefined: %s", what, reason)
     return float("nan")
 
-
-def distance(sims: np.ndarray) -> np.ndarray:
-    """The similarity stage's distance matrix of (N, M, M) per-image similarities (NaN = left out)."""
-    from xaisim.similarity.aggregate import summarise
-
-    return summarise(sims, np.ones(sims.shape, dtype=bool), n_boot=0, seed=0)["distance"]

@@ -1,7 +1,7 @@
 """Do two models predict alike? Same-prediction fractions, pair counts and error consistency.
 
-- same prediction: fraction of images on which two models predict the same class
-  (:func:`xaisim.predict.agreement`, computed here on the validation split);
+- same prediction (:func:`agreement`): fraction of images on which two models predict the same
+  class (the validation split);
 - comparisons (thesis 20240903): over the explained images, every unordered pair of distinct
   models compared on one image counts once, as same-class or different-class; 14 models x 128
   images make 91 x 128 = 11,648 comparisons;
@@ -24,6 +24,14 @@ def _frame(predictions: dict[str, pd.DataFrame], column: str) -> pd.DataFrame:
     if frame.isna().any().any():
         raise ValueError("prediction files cover different images; rerun predict for every model")
     return frame
+
+
+def agreement(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Fraction of images on which each pair of models predicts the same class (model x model)."""
+    preds = _frame(predictions, "pred")
+    values = preds.to_numpy()
+    same = (values[:, :, None] == values[:, None, :]).mean(0)
+    return pd.DataFrame(same, index=preds.columns, columns=preds.columns)
 
 
 def comparisons(predictions: dict[str, pd.DataFrame], image_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

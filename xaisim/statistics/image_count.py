@@ -13,7 +13,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from xaisim.statistics import distance, log
+from xaisim.statistics import log
+from xaisim.statistics.matrix import distance
 
 
 def image_count_influence(

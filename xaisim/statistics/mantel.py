@@ -19,6 +19,9 @@ from scipy.stats import rankdata
 from xaisim.statistics import undefined
 
 METHODS = ("pearson", "spearman")
+# model-level matrices every explanation matrix is tested against: same-class counts on the explained
+# images (the thesis' agreement), error consistency and CKA (the statistics stage's agreement job)
+REFERENCES = ("agreement", "error_consistency", "cka")
 
 
 def _standardise(v: np.ndarray) -> np.ndarray:

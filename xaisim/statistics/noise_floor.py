@@ -18,7 +18,7 @@ from xaisim.statistics import log
 COLUMNS = ["replicate_of", "replicates", "pairs", "replicate_distance", "replicate_min", "replicate_max", "other_distance"]
 
 
-def noise_floor(distance: pd.DataFrame, replicate_of: Mapping[str, str]) -> pd.DataFrame:
+def noise_floor(distance: pd.DataFrame, replicate_of: Mapping[str, str], warn: bool = True) -> pd.DataFrame:
     """Per replicated entry: replicate distance (mean, min, max) and mean distance to other models.
 
     ``replicate_of`` maps a replicate's model name to its entry's name; other models are absent.
@@ -38,6 +38,19 @@ def noise_floor(distance: pd.DataFrame, replicate_of: Mapping[str, str]) -> pd.D
         rows.append({"replicate_of": base, "replicates": len(members), "pairs": len(pairs),
                      "replicate_distance": pairs.mean(), "replicate_min": pairs.min(),
                      "replicate_max": pairs.max(), "other_distance": other})
-    if not groups:
+    if not groups and warn:
         log.warning("noise floor is undefined: no model entry has `seeds` (replicates)")
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def noise_floor_table(distances: Mapping[tuple[str, str, str], pd.DataFrame], replicate_of: Mapping[str, str]) -> pd.DataFrame:
+    """:func:`noise_floor` of every (method, metric, variant) distance matrix, one table (method, metric,
+    variant first); models a method could not explain are left out of its matrix and so of its floor."""
+    if not replicate_of:
+        log.warning("noise floor is undefined: no model entry has `seeds` (replicates)")
+    tables = []
+    for (method, metric, variant), d in distances.items():
+        table = noise_floor(d, {m: b for m, b in replicate_of.items() if m in d.index}, warn=False)
+        tables.append(table.assign(method=method, metric=metric, variant=variant))
+    columns = ["method", "metric", "variant", *COLUMNS]
+    return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)

@@ -12,7 +12,6 @@ raises :class:`xaisim.explain.Unsupported` for a model gives one row with the re
 from __future__ import annotations
 
 import copy
-import functools
 import math
 from typing import Any, Callable, Sequence
 
@@ -22,7 +21,7 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from xaisim.explain import METHODS, Unsupported
+from xaisim.explain import METHODS, Explanation, Unsupported
 
 COLUMNS = ["model", "depth", "layers", "of_layers", "spearman", "spearman_std", "cosine", "cosine_std", "images", "undefined", "reason"]
 
@@ -71,6 +70,8 @@ def mprt(
     except Unsupported as err:
         return [{"reason": f"not supported: {err}"}]
     layers = randomisable(model)
+    if not layers:
+        return [{"reason": "no module with reset_parameters to randomise"}]
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     rows, done = [], 0
@@ -91,11 +92,30 @@ def mprt(
     return rows
 
 
+def explainer(method: str, params: dict[str, Any]) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``explain(model, inputs, targets)`` -> maps of a registered method, as the explain stage calls it:
+    a gradient method on a model without gradients raises :class:`Unsupported`."""
+    from xaisim.models import supports_gradients
+
+    fn = METHODS.get(method)
+
+    def explain(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if not getattr(fn, "forward_only", False) and not supports_gradients(model):
+            raise Unsupported(f"{method} needs gradients, which {type(model).__name__} does not have")
+        out = fn(model, inputs, targets, **params)
+        return out.maps if isinstance(out, Explanation) else out
+
+    return explain
+
+
 def sanity_table(
-    models: dict[str, dict[str, Any]], *, index_path: str, subset_path: str, method: str, method_params: dict[str, dict[str, Any]],
+    models: dict[str, dict[str, Any]], methods: dict[str, dict[str, Any]], *, index_path: str, subset_path: str,
     image_size: int, images: int, depths: Sequence[float], seed: int, device: torch.device,
 ) -> pd.DataFrame:
-    """MPRT rows for every model: ``models`` maps name -> {spec, weights, predictions}."""
+    """MPRT rows of every method and model, the first ``images`` explained images for the predicted class.
+
+    ``models``: name -> {spec, weights, predictions}; ``methods``: name -> {method (registered key),
+    params (model name -> the method's params for that model)}. Each model is loaded once."""
     from xaisim import models as timm_models
     from xaisim.data import loader, num_classes, read_index
 
@@ -109,6 +129,7 @@ def sanity_table(
         model = timm_models.load_trained(entry["spec"], entry["weights"], num_classes(index)).to(device)
         cfg = timm_models.data_config(model, entry["spec"], image_size)
         x = torch.cat([b for b, _ in loader(rows_index, timm_models.transform(cfg, train=False), len(rows_index))]).to(device)
-        rows = mprt(model, x, targets, functools.partial(METHODS.get(method), **method_params[name]), depths, seed)
-        out += [{"model": name, **r} for r in rows]
-    return pd.DataFrame(out, columns=COLUMNS)
+        for method, m in methods.items():
+            rows = mprt(model, x, targets, explainer(m["method"], m["params"][name]), depths, seed)
+            out += [{"method": method, "model": name, **r} for r in rows]
+    return pd.DataFrame(out, columns=["method", *COLUMNS])

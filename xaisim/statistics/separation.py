@@ -8,9 +8,10 @@ and a warning) with a single family, or when no family has two members (no withi
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from xaisim.statistics import undefined
 
@@ -47,3 +48,18 @@ def family_separation(distance: np.ndarray, families: Sequence[str], *, n_perm: 
     null = _statistic(d, labels[perms], i, j)
     p = (1 + np.count_nonzero(null >= stat - 1e-12)) / (1 + n_perm)
     return {"within": float(d[i, j][same].mean()), "between": float(d[i, j][~same].mean()), "statistic": stat, "p": float(p)}
+
+
+def separation_table(
+    distances: Mapping[tuple[str, str, str], pd.DataFrame], families: Mapping[str, str], *, n_perm: int, seed: int,
+) -> pd.DataFrame:
+    """One row per (method, metric, variant) distance matrix: within, between, statistic, p and counts."""
+    rows = []
+    for (method, metric, variant), d in distances.items():
+        labels = [families[m] for m in d.index]
+        result = family_separation(d.to_numpy(dtype=float), labels, n_perm=n_perm, seed=seed,
+                                   what=f"family separation of {method}/{metric}/{variant}")
+        rows.append({"method": method, "metric": metric, "variant": variant, **result, "n_perm": n_perm,
+                     "n_models": len(d), "families": len(set(labels))})
+    return pd.DataFrame(rows, columns=["method", "metric", "variant", "within", "between", "statistic", "p", "n_perm",
+                                       "n_models", "families"])

@@ -16,7 +16,8 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from xaisim import cluster
-from xaisim.statistics import distance, log
+from xaisim.statistics import log
+from xaisim.statistics.matrix import distance
 
 COLUMNS = ["bootstrap", "ari_dendrogram", "ari_louvain", "clusters_dendrogram", "communities_louvain"]
 
@@ -28,16 +29,23 @@ def _partitions(d: pd.DataFrame, k: int, linkage: str, resolution: float, seed: 
 
 
 def cluster_stability(
-    sims: np.ndarray, models: Sequence[str], *, n_boot: int, k: int, linkage: str, resolution: float,
-    cluster_seed: int, seed: int,
+    sims: np.ndarray, models: Sequence[str], *, n_boot: int, k: int, linkage: str, resolution: float | str,
+    cluster_seed: int, seed: int, resolution_grid: Sequence[float] = cluster.DEFAULT_GRID,
 ) -> pd.DataFrame:
-    """One row per bootstrap: ARI of the dendrogram cut and of Louvain to the full-data ones."""
+    """One row per bootstrap: ARI of the dendrogram cut and of Louvain to the full-data ones.
+
+    ``resolution: auto`` is chosen once, on the full data (:func:`xaisim.cluster.auto_resolution`),
+    and kept for every bootstrap, so the ARI measures the data's stability, not the tuning's."""
     names = list(models)
 
     def frame(s: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(distance(s), index=names, columns=names)
 
-    full_cut, full_louvain = _partitions(frame(sims), k, linkage, resolution, cluster_seed)
+    full = frame(sims)
+    if resolution == "auto":
+        resolution, _ = cluster.auto_resolution(full, cluster.cut(cluster.linkage(full, linkage), k),
+                                                resolution_grid, cluster_seed)
+    full_cut, full_louvain = _partitions(full, k, linkage, resolution, cluster_seed)
     rng = np.random.default_rng(seed)
     rows, skipped = [], 0
     for b in range(n_boot):
