@@ -22,7 +22,9 @@ def _table(df: pd.DataFrame) -> str:
 def _fmt(v: Any) -> str:
     if v is None:
         return "n/a"
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return "n/a" if v != v else f"{v:.3g}"  # NaN: undefined (the statistic's log says why)
+    return str(v)
 
 
 def _groups(clusters: pd.DataFrame, column: str) -> str:

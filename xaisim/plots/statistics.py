@@ -53,7 +53,8 @@ def reference_scatter(
                 ax.axhline(floor, color="black", linestyle=("--", ":", "-.")[k % 3], linewidth=1,
                            label=f"noise floor {entry}")
             rows = mantel.get((variant, name), pd.DataFrame(columns=["method", "r", "p"]))
-            stats = "; ".join(f"{r.method} r = {r.r:.2f}, p = {r.p:.3g}" for r in rows.itertuples()) or "no Mantel test"
+            stats = "; ".join(f"{r.method} r = {r.r:.2f}, p = {r.p:.3g}" if r.r == r.r else f"{r.method} r undefined"
+                              for r in rows.itertuples()) or "no Mantel test"
             ax.set_title(f"{variant} images vs {name.replace('_', ' ')}\nMantel: {stats}", fontsize=9)
             ax.set_xlabel(name.replace("_", " "))
             ax.set_ylabel(f"explanation distance ({variant} images)")
