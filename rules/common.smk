@@ -336,6 +336,11 @@ def statistics_outputs():
     return outputs + (["results/statistics/sanity.csv"] if SANITY else [])
 
 
+def map_method_keys():
+    """The registered methods of the map methods (the sanity job runs them all)."""
+    return sorted({METHODS[m]["method"] for m in MAP_METHODS})
+
+
 def sanity_params():
     """Per map method: its registered key and each model's params (overrides, defaults filled in)."""
     return {

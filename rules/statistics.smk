@@ -172,9 +172,7 @@ rule sanity:
         images=STATS["sanity"]["images"],
         depths=STATS["sanity"]["depths"],
         seed=STATS["seed"],
-        code=code(
-            "scripts/sanity.py", *sorted({METHODS[m]["method"] for m in MAP_METHODS})
-        ),
+        code=code("scripts/sanity.py", *map_method_keys()),
     script:
         "../scripts/sanity.py"
 
