@@ -278,14 +278,9 @@ def final_outputs():
 SANITY = STATS["sanity"]["enabled"] and bool(MAP_METHODS)
 
 
-def explanation_keys():
-    """method/metric/variant of every explanation matrix (the same as cluster_keys)."""
-    return cluster_keys()
-
-
 def similarity_files(kind):
-    """The `kind` (mean, distance, ...) matrix of every explanation, in explanation_keys() order."""
-    return [f"results/similarity/{key}/{kind}.csv" for key in explanation_keys()]
+    """The `kind` (mean, distance, ...) matrix of every explanation, in cluster_keys() order."""
+    return [f"results/similarity/{key}/{kind}.csv" for key in cluster_keys()]
 
 
 def method_metric_keys():

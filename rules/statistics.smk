@@ -59,7 +59,7 @@ rule mantel:
     resources:
         **resources("mantel", mem_mb=2000, runtime=30),
     params:
-        explanations=explanation_keys(),
+        explanations=cluster_keys(),
         permutations=STATS["permutations"],
         seed=STATS["seed"],
         code=code("scripts/mantel.py"),
@@ -94,7 +94,7 @@ rule family_separation:
     resources:
         **resources("family_separation", mem_mb=1000, runtime=10),
     params:
-        explanations=explanation_keys(),
+        explanations=cluster_keys(),
         families=FAMILIES,
         replicate_of=replicates(),
         permutations=STATS["permutations"],

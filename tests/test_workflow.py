@@ -253,6 +253,33 @@ def test_thesis_preset_builds_its_dag(tmp_path):
     assert counts["cluster"] == 3 * 2 * 2  # methods x metrics x variants (all, matching)
 
 
+def test_seeds_make_replicates_that_are_ordinary_models(tmp_path):
+    config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+    config["models"][0]["seeds"] = [0, 1]
+    configfile = tmp_path / "seeds.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    out = snakemake(tmp_path / "work", "-n", configfile=configfile).stdout
+    counts = job_counts(out)
+    assert counts["train"] == counts["predict"] == 3 and counts["explain"] == 3 * 3
+    assert counts["family_separation"] == counts["sanity"] == counts["mantel"] == 1
+    trained = set(re.findall(r"output: results/models/([\w-]+)/weights.safetensors", out))
+    assert trained == {"resnet-s0", "resnet-s1", "vit"}
+
+
+@pytest.mark.parametrize("statistics, message", [
+    ({"permutations": 0}, "config statistics.permutations: 0 is less than the minimum of 1"),
+    ({"image_counts": [4, 12]}, "config statistics.image_counts: [12] not below data.explain_images=10"),
+])
+def test_bad_statistics_settings_fail_when_the_dag_is_built(tmp_path, statistics, message):
+    config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+    config["statistics"] = statistics
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path, "-n", configfile=bad, check=False)
+    assert done.returncode != 0 and message in done.stdout + done.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_a_bad_config_fails_before_any_job_with_one_clear_line(tmp_path):
     config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
     config["models"][1]["arch"] = "vit_tiny_patch17"
