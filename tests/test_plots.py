@@ -166,3 +166,53 @@ def test_statistics_figures(tmp_path):
     statistics.sanity_curves(sanity, MODELS, "t", tmp_path / "sanity.png")
     rgb = check_png(tmp_path / "sanity.png")
     assert all(has_colour(rgb, c, min_pixels=30) for c in model_colours(MODELS).values())
+
+
+def test_statistics_figures_are_drawn_from_the_stage_tables(tmp_path):
+    """xaisim.statistics.figures.draw on tables the statistics functions made from four models, two replicates."""
+    from xaisim.io import write_csv
+    from xaisim.statistics.figures import draw, figure_names
+    from xaisim.statistics.image_count import image_count_influence
+    from xaisim.statistics.mantel import REFERENCES, mantel_table, pairs_to_test
+    from xaisim.statistics.noise_floor import noise_floor_table
+    from xaisim.statistics.stability import cluster_stability
+
+    rng = np.random.default_rng(0)
+    models = ["r-s0", "r-s1", "vit", "swin"]
+    families = {"r-s0": "cnn", "r-s1": "cnn", "vit": "transformer", "swin": "transformer"}
+    sims = np.clip(np.where(np.add.outer([0, 0, 1, 1], [0, 0, 1, 1]) % 2 == 0, 0.9, 0.4)
+                   + rng.normal(0, 0.05, (12, 4, 4)), 0, 1)
+    sims = (sims + sims.transpose(0, 2, 1)) / 2
+    d = pd.DataFrame(np.hypot(1 - sims.mean(0), sims.std(0, ddof=1)), models, models)
+    refs = {"agreement": (1 - d) * 10, "error_consistency": 1 - d + rng.normal(0, 0.1, d.shape), "cka": 1 - d}
+    files = {}
+    for name, matrix in {**refs, "same_class": refs["agreement"]}.items():
+        files[name] = str(tmp_path / f"{name}.csv")
+        write_csv(matrix, files[name])
+    explanations = [("ig", "cosine", v) for v in ("all", "matching")]
+    matrices = {**refs, **{f"ig/cosine/{v}/distance": d for v in ("all", "matching")},
+                **{f"ig/cosine/{v}/mean": 1 - d for v in ("all", "matching")}}
+    tables = {
+        "mantel": mantel_table(matrices, pairs_to_test(REFERENCES, explanations), n_perm=99, seed=0),
+        "noise_floor": noise_floor_table({e: d for e in explanations}, {"r-s0": "r", "r-s1": "r"}),
+        "stability": cluster_stability(sims, models, n_boot=5, k=2, linkage="average", resolution="auto",
+                                       cluster_seed=42, seed=0).assign(method="ig", metric="cosine"),
+        "sanity": pd.DataFrame([{"method": "ig", "model": m, "layers": k, "of_layers": 4, "spearman": 1 - k / 4,
+                                 "spearman_std": 0.1, "cosine": 1 - k / 5, "cosine_std": 0.1} for m in models
+                                for k in (1, 2, 4)]),
+    }
+    counts, cells = image_count_influence(sims, models, [4, 8], 5, 0)
+    tables["image_count"], tables["variance"] = counts.assign(method="ig", metric="cosine"), cells.assign(method="ig", metric="cosine")
+    for name, table in tables.items():
+        files[name] = str(tmp_path / f"{name}.csv")
+        write_csv(table, files[name], index=False)
+    files["distances"] = [files["same_class"].replace("same_class", "d")] * 2
+    write_csv(d, files["distances"][0])
+    names = figure_names(["ig/cosine"], ["ig"])
+    outputs = [str(tmp_path / "out" / f"{name}.png") for name in names]
+    draw(files, outputs, keys=["ig/cosine"], variants=["all", "matching"], sanity_methods=["ig"], models=models,
+         families=families, formats=["png", "svg"])
+    for path in outputs:
+        check_png(path)
+    svg = (tmp_path / "out/mantel/ig/cosine.svg").read_text()
+    assert "noise floor r" in svg and "pearson r = " in svg and "within cnn" in svg
