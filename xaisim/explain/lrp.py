@@ -97,14 +97,14 @@ class Epsilon(Hook):
                     _check(module, x, x_version)
                 with torch.no_grad():
                     z = module.forward(*(x for x, _ in inputs))
-            return (grad_outputs[0] / _stabilize(z, hook.epsilon), *grad_outputs[1:])
+            return (_stabilize(z, hook.epsilon).reciprocal_().mul_(grad_outputs[0]), *grad_outputs[1:])
 
         self.tensor_handles.append(output.grad_fn.register_prehook(divide))
 
 
 def _stabilize(z: Tensor, epsilon: float) -> Tensor:
-    """zennit's ``Stabilizer(epsilon)``, ``z + epsilon * (sign(z) + (z == 0))``, in four passes instead of six."""
-    return torch.where(z >= 0, z + epsilon, z - epsilon)
+    """zennit's ``Stabilizer(epsilon)``, ``z + epsilon * (sign(z) + (z == 0))``, in three passes instead of six."""
+    return torch.where(z >= 0, epsilon, -epsilon).to(z.dtype).add_(z)
 
 
 def _check(module: nn.Module, t: Tensor, version: int) -> None:
