@@ -305,15 +305,16 @@ def efficiency(out: Path, images: int = 8, n_segments: int = 10, seeds: int = 16
 
 
 def _bootstrap_ratio(data: pd.DataFrame, a: str, b: str, draws: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """95 % interval per budget of mean error ``a`` / mean error ``b``, resampling images, then seeds within them."""
+    """95 % interval per budget of mean error ``a`` / mean error ``b``, resampling images and seeds crossed
+    (images with the same segment count share a seed's coalitions, so seeds are the sampler's replicates)."""
     rng = np.random.default_rng(0)
     low, high = [], []
     for _, at in data.groupby("evaluations"):
         err = {lib: at[at.library == lib].pivot(index="image", columns="seed", values="relative_error").to_numpy()
                for lib in (a, b)}
         n_img, n_seed = err[a].shape
-        img = rng.integers(n_img, size=(draws, n_img))[:, :, None]
-        seed = rng.integers(n_seed, size=(draws, n_img, n_seed))
+        img = rng.integers(n_img, size=(draws, n_img, 1))
+        seed = rng.integers(n_seed, size=(draws, 1, n_seed))
         ratio = err[a][img, seed].mean((1, 2)) / err[b][img, seed].mean((1, 2))
         low.append(np.quantile(ratio, 0.025))
         high.append(np.quantile(ratio, 0.975))
@@ -429,6 +430,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--samples", type=int, default=32, help="n_samples of the perturbation methods")
     parser.add_argument("--steps", type=int, default=16, help="n_steps of integrated_gradients")
+    parser.add_argument("--seeds", type=int, default=16, help="efficiency: sampler seeds per image and budget")
     parser.add_argument("--methods", nargs="*", default=[], help="ratio: only these methods (default all)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time ~ wall time unloaded)")
     args = parser.parse_args()
@@ -438,7 +440,7 @@ def main() -> int:
     if "ratio" in args.parts:
         ok &= ratio(args.samples, args.steps, args.out, args.methods)
     if "efficiency" in args.parts:
-        ok &= efficiency(args.out)
+        ok &= efficiency(args.out, seeds=args.seeds)
     if "thesis" in args.parts:
         thesis(args.out, args.samples, args.steps)
     return 0 if ok else 1

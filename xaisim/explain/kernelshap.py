@@ -8,10 +8,10 @@ kernel ``pi(z) = (S - 1) / (C(S, |z|) |z| (S - |z|))`` with ``sum(phi) = v(1) - 
 
 Sampler (:func:`design`), like shap's KernelExplainer and no worse: coalition sizes are taken in
 pairs ``k`` and ``S - k`` from the outside in; a pair of sizes whose share of the budget covers all
-its coalitions is enumerated with exact kernel weights, the remaining budget draws coalitions
-from the kernel distribution, each with its complement. A coalition drawn again adds weight instead
-of an evaluation (no duplicate evaluations), and each drawn pair of sizes keeps its exact total
-kernel weight (post-stratification). ``n_samples >= 2^S - 2`` enumerates every coalition and gives
+its coalitions is enumerated with exact kernel weights; the remaining budget is split among the
+other pairs of sizes in proportion to their kernel weight (stratified, where shap draws the sizes
+at random) and each draws distinct coalitions uniformly, each with its complement (no duplicate
+evaluations), every pair of sizes keeping its exact total kernel weight. ``n_samples >= 2^S - 2`` enumerates every coalition and gives
 the exact Shapley values. The coalitions depend only on ``seed`` and S, so an image's values do
 not depend on its batch.
 
@@ -81,36 +81,50 @@ def design(n_segments: int, n_samples: int, seed: int) -> tuple[np.ndarray, np.n
 
 
 def _sample_pairs(m: int, ks: np.ndarray, class_weight: np.ndarray, n_pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n_pairs`` distinct (coalition, complement) pairs with sizes (k, S - k) drawn ~ ``class_weight``."""
+    """``n_pairs`` distinct (coalition, complement) pairs, stratified by the pair of sizes (k, S - k).
+
+    Each pair of sizes gets a share of the pairs in proportion to its kernel weight (largest
+    remainders; never more than it has, the excess going to the others), drawn uniformly without
+    repetition; each coalition carries its class's weight over the class's coalitions drawn. Fixing
+    the shares removes the variance of drawing the sizes at random (shap draws them), which left
+    sizes with one or two draws carrying a whole class's weight.
+    """
     rng = np.random.default_rng([seed, m])
-    p = class_weight / class_weight.sum()
-    found: dict[bytes, int] = {}
-    keys: list[np.ndarray] = []
-    counts: list[int] = []
-    classes: list[int] = []
-    draws = 0
-    while len(keys) < n_pairs and draws < 100 * n_pairs + 1000:
-        n = 2 * (n_pairs - len(keys)) + 16
-        cls = rng.choice(len(ks), size=n, p=p)
-        z = rng.random((n, m)).argsort(1) < ks[cls][:, None]
-        z[z[:, -1]] = ~z[z[:, -1]]  # the pair's key: the member without the last segment
-        for row, c in zip(z, cls):
-            draws += 1
-            key = row.tobytes()
-            if key in found:
-                counts[found[key]] += 1
-                continue
-            found[key] = len(keys)
-            keys.append(row)
-            counts.append(1)
-            classes.append(int(c))
-            if len(keys) == n_pairs:
-                break
-    z = np.array(keys)
-    count = np.array(counts, dtype=float)
-    cls_of = np.array(classes)
-    total = np.bincount(cls_of, weights=count, minlength=len(ks))
-    w = class_weight[cls_of] / 2 * count / total[cls_of]
+    available = np.array([math.comb(m, int(k)) // (2 if 2 * k == m else 1) for k in ks])
+    capped = np.zeros(len(ks), dtype=bool)
+    while True:
+        free = np.where(capped, 0.0, class_weight)
+        target = np.where(capped, available, (n_pairs - available[capped].sum()) * free / max(free.sum(), 1e-300))
+        over = ~capped & (target > available)
+        if not over.any():
+            break
+        capped |= over
+    alloc = np.floor(target + 1e-9).astype(int)
+    alloc[np.argsort(alloc - target, kind="stable")[: n_pairs - alloc.sum()]] += 1
+    rows, weights = [], []
+    for k, n, total, weight in zip(ks, alloc, available, class_weight):
+        if n == 0:
+            continue
+        if total <= 4 * n:  # dense: choose among all pairs of the class
+            combos = np.array(list(itertools.combinations(range(m), int(k))))
+            z = np.zeros((len(combos), m), dtype=bool)
+            z[np.arange(len(combos))[:, None], combos] = True
+            z[z[:, -1]] = ~z[z[:, -1]]  # the pair's key: the member without the last segment
+            z = np.unique(z, axis=0)  # for k = S/2 both members give the same key
+            z = z[np.sort(rng.choice(len(z), size=n, replace=False))]
+        else:
+            found: dict[bytes, np.ndarray] = {}
+            while len(found) < n:
+                draw = rng.random((2 * (n - len(found)) + 8, m)).argsort(1) < k
+                draw[draw[:, -1]] = ~draw[draw[:, -1]]
+                for row in draw:
+                    found.setdefault(row.tobytes(), row)
+                    if len(found) == n:
+                        break
+            z = np.array(list(found.values()))
+        rows.append(z)
+        weights.append(np.full(n, weight / (2 * n)))
+    z, w = np.concatenate(rows), np.concatenate(weights)
     return np.concatenate([z, ~z]), np.concatenate([w, w])
 
 
