@@ -117,6 +117,13 @@ def archive_key():
     return checksum or f"url-{hashlib.sha256(DATA['url'].encode()).hexdigest()[:16]}"
 
 
+def archive_identity():
+    """What determines the downloaded archive: its checksums, or its URL when there is none (a
+    mirror with the same checksum downloads nothing again; the script reads the URL from config)."""
+    checksums = {k: DATA[k] for k in ("md5", "sha256") if DATA.get(k)}
+    return checksums or {"url": DATA["url"]}
+
+
 def data_inputs(wildcards):
     if DATA["source"] == "url":
         return [f"resources/data/{archive_key()}/manifest.tsv"]

@@ -17,9 +17,7 @@ if DATA["source"] == "url":
         resources:
             **resources("download", mem_mb=1000, runtime=120),
         params:
-            url=DATA.get("url"),
-            md5=DATA.get("md5"),
-            sha256=DATA.get("sha256"),
+            archive=archive_identity(),
             code=code("scripts/download.py"),
         script:
             "../scripts/download.py"

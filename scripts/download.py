@@ -1,6 +1,6 @@
 from xaisim import job
 from xaisim.download import download
 
-job.start(snakemake)
-p = snakemake.params
-download(p.url, snakemake.output[0], md5=p.md5, sha256=p.sha256)
+job.start(snakemake, torch=False)
+archive = snakemake.params.archive
+download(snakemake.config["data"]["url"], snakemake.output[0], md5=archive.get("md5"), sha256=archive.get("sha256"))

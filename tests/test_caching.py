@@ -213,6 +213,12 @@ def test_a_new_archive_checksum_extracts_afresh(tmp_path):
         snakemake(work, "results/data/index.csv", configfile=configfile)
         assert (work / f"resources/data/{md5}/manifest.tsv").is_file()
         assert len(pd.read_csv(work / "results/data/index.csv").query("split == 'val'")) == 2 * n_val
+    mirror = tmp_path / "mirror" / "shapes.tgz"  # the same archive at another URL: nothing to fetch again
+    mirror.parent.mkdir()
+    mirror.write_bytes(path.read_bytes())
+    config["data"]["url"] = mirror.as_uri()
+    configfile.write_text(yaml.safe_dump(config))
+    assert "Nothing to be done" in snakemake(work, "-n", "results/data/index.csv", configfile=configfile).stdout
 
 
 KNOBS = ("num_workers", "chunk_size", "device", "threads", "batch_size")
