@@ -119,7 +119,8 @@ def archive_key():
 
 def archive_identity():
     """What determines the downloaded archive: its checksums, or its URL when there is none (a
-    mirror with the same checksum downloads nothing again; the script reads the URL from config)."""
+    mirror with the same checksum downloads nothing again; the script reads the URL from config).
+    """
     checksums = {k: DATA[k] for k in ("md5", "sha256") if DATA.get(k)}
     return checksums or {"url": DATA["url"]}
 
