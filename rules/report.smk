@@ -1,39 +1,6 @@
 # Figures, tables and the summary page; every figure goes into `snakemake --report`.
 
 
-rule predict_centre_crop:
-    input:
-        index="results/data/index.csv",
-        weights="results/models/{model}/weights.safetensors",
-    output:
-        "results/predictions/centre_crop/{model}.csv",
-    log:
-        "results/logs/predict_centre_crop/{model}.log",
-    benchmark:
-        "results/benchmarks/predict_centre_crop/{model}.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    threads: torch_threads(config["explain"]["num_workers"])
-    resources:
-        **resources(
-            "predict",
-            gpu=True,
-            mem_mb=4000,
-            runtime=30,
-            batch_size=config["explain"]["batch_size"],
-            num_workers=config["explain"]["num_workers"],
-            device=config["device"],
-        ),
-    params:
-        spec=model_spec,
-        image_size=DATA["image_size"],
-        crop=True,
-        amp=config["amp"],
-        code=code("scripts/predict.py"),
-    script:
-        "../scripts/predict.py"
-
-
 rule accuracy:
     input:
         metrics=expand("results/models/{model}/metrics.json", model=MODELS),

@@ -39,6 +39,7 @@ rule predict:
         weights="results/models/{model}/weights.safetensors",
     output:
         predictions="results/predictions/{model}.csv",
+        centre_crop="results/predictions/centre_crop/{model}.csv",
         features="results/features/{model}.safetensors",
     log:
         "results/logs/predict/{model}.log",

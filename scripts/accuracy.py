@@ -1,7 +1,7 @@
 from xaisim import job
 from xaisim.figures import accuracy
 
-job.start(snakemake)
+job.start(snakemake, torch=False)
 i, p = snakemake.input, snakemake.params
 accuracy(
     i.metrics,

@@ -1,7 +1,7 @@
 from xaisim import job
 from xaisim.figures import cluster_figures
 
-job.start(snakemake)
+job.start(snakemake, torch=False)
 p, w = snakemake.params, snakemake.wildcards
 cluster_figures(
     snakemake.input.distance,

@@ -1,27 +1,14 @@
 from xaisim import job
 from xaisim.explain.compute import explain_model
 
-device = job.start(snakemake)
-p, w = snakemake.params, snakemake.wildcards
+args, kwargs = job.explain_args(snakemake, job.start(snakemake))
+r, p = snakemake.resources, snakemake.params
 explain_model(
-    snakemake.input.index,
-    snakemake.input.subset,
-    snakemake.input.predictions,
-    p.spec,
-    snakemake.input.weights,
-    model_name=w.model,
-    method_name=w.method,
-    method=p.method,
-    params=p.method_params,
-    image_size=p.image_size,
-    batch_size=snakemake.resources.batch_size,
-    num_workers=snakemake.resources.num_workers,
-    eval_batch_size=snakemake.resources.eval_batch_size,
-    target=p.target,
+    *args,
+    **kwargs,
+    num_workers=r.num_workers,
+    eval_batch_size=r.eval_batch_size,
     dtype=p.dtype,
     on_unsupported=p.on_unsupported,
     amp=p.amp,
-    seed=p.seed,
-    device=device,
-    out_path=snakemake.output[0],
 )

@@ -1,7 +1,7 @@
 from xaisim import job
 from xaisim.figures import histograms
 
-job.start(snakemake)
+job.start(snakemake, torch=False)
 p, w = snakemake.params, snakemake.wildcards
 histograms(
     snakemake.input[0],

@@ -4,7 +4,7 @@ from xaisim import job
 from xaisim.examples import report
 from xaisim.io import write_csv
 
-job.start(snakemake)
+job.start(snakemake, torch=False)
 p, inp = snakemake.params, snakemake.input
 preds = {m: pd.read_csv(path, dtype={"image_id": str}) for m, path in zip(p.models, inp.predictions)}
 per_method = len(p.models)

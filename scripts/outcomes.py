@@ -1,7 +1,7 @@
 from xaisim import job
 from xaisim.figures import outcomes
 
-job.start(snakemake)
+job.start(snakemake, torch=False)
 p, i = snakemake.params, snakemake.input
 outcomes(
     {m: dict(zip(p.models, i.maps[k * len(p.models) :])) for k, m in enumerate(p.methods)},

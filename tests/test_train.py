@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pandas as pd
 from safetensors.torch import load_file
 
@@ -40,10 +41,13 @@ def test_training_on_digits_learns_and_is_bitwise_reproducible(tmp_path):
     assert len(m1["train_loss"]) == 2 and m1["train_loss"][1] < m1["train_loss"][0]
     a, b = load_file(str(w1)), load_file(str(w2))
     assert all((a[k] == b[k]).all() for k in a)
-    out = tmp_path / "pred.csv"
+    out, cropped = tmp_path / "pred.csv", tmp_path / "crop.csv"
     predict_model(str(tmp_path / "index.csv"), {"arch": "resnet10t"}, str(w1), image_size=16, batch_size=50,
-                  device=get_device("cpu"), amp=False, out_csv=str(out))
+                  device=get_device("cpu"), amp=False, out_csv=str(out), out_crop_csv=str(cropped))
     pred = pd.read_csv(out)
     assert list(pred.columns) == ["image_id", "label", "pred", "prob", "pred2", "prob2"]
     assert len(pred) == 360 and (pred["prob"] >= pred["prob2"]).all() and (pred["pred"] != pred["pred2"]).all()
     assert abs((pred["pred"] == pred["label"]).mean() - m1["val_accuracy_final"]) < 1e-9
+    crop = pd.read_csv(cropped)  # timm's eval transform (resize, centre crop): the same images, other pixels
+    assert (crop["image_id"] == pred["image_id"]).all() and not np.allclose(crop["prob"], pred["prob"])
+    assert (crop["pred"] == crop["label"]).mean() > 0.3

@@ -157,6 +157,21 @@ class ImageDataset(Dataset):
                 return self.transform(image.convert("RGB")), self.labels[i]
 
 
+def explained_rows(
+    index_path: str, subset_path: str, predictions_path: str, target: str
+) -> tuple[pd.DataFrame, pd.DataFrame, torch.Tensor]:
+    """The index, its rows of the explained subset (in the subset's order) and each of those images'
+    target class (column ``target`` of the model's predictions: ``label`` or ``pred``)."""
+    index = read_index(index_path)
+    subset = pd.read_csv(subset_path, dtype={"image_id": str})
+    rows = index.set_index("image_id").loc[subset["image_id"]].reset_index()
+    preds = pd.read_csv(predictions_path, dtype={"image_id": str}).set_index("image_id")
+    missing = set(rows["image_id"]) - set(preds.index)
+    if missing:
+        raise ValueError(f"{predictions_path}: no prediction for {len(missing)} explained images; rerun predict")
+    return index, rows, torch.as_tensor(preds.loc[rows["image_id"], target].to_numpy(), dtype=torch.long)
+
+
 @contextmanager
 def _seeded(seed: int) -> Iterator[None]:
     """Seed torch's, Python's and NumPy's global generators for a block, then restore them."""

@@ -1,5 +1,7 @@
 """The figure and table jobs: read the stage outputs, compute what the figures show, draw them.
 
+Figure jobs import no torch (about 2 s of each job): the functions that need it import it.
+
 Policy for degenerate inputs: a matrix with fewer than two models, or with NaN cells (e.g. a pair
 without any image predicted alike in the ``matching`` variant), cannot be clustered; its figures say
 so in words and its clusters CSV lists the models with empty cluster columns. A (model, method)
@@ -15,20 +17,16 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-import torch
 from PIL import Image
 
 from xaisim import plots
 from xaisim.cluster import cluster
-from xaisim.data import read_index
 from xaisim.io import ArrayFile, read_matrix, write_csv, write_json
 from xaisim.plots import accuracy as accuracy_plots
 from xaisim.plots import clusters, distributions
 from xaisim.plots.explanations import Cell, grid
 from xaisim.plots.palette import family_colour
 from xaisim.selection import CATEGORIES, configured, prediction_frame, select
-from xaisim.similarity import normalise as normalisation
-from xaisim.similarity.stream import prepare
 from xaisim.statistics.agreement import agreement
 
 log = logging.getLogger("xaisim.figures")
@@ -128,6 +126,10 @@ def _map(f: ArrayFile, image_id: str, steps: list) -> np.ndarray | None:
     if f.meta.get("unsupported") or image_id not in f.meta["image_ids"]:
         return None
     i = f.meta["image_ids"].index(image_id)
+    import torch
+
+    from xaisim.similarity.stream import prepare
+
     raw = torch.from_numpy(np.ascontiguousarray(f.read("maps", i, i + 1)))
     return prepare(raw, steps, tuple(raw.shape[1:])).numpy()[0]
 
@@ -148,6 +150,9 @@ def explanation_grids(
 
     Maps are shown as the similarity stage compares them: each method's ``normalise`` steps.
     """
+    from xaisim.data import read_index
+    from xaisim.similarity import normalise as normalisation
+
     steps = {m: normalisation.parse(normalise[m], f"normalise of {m}") for m in methods}
     index = read_index(index_path).set_index("image_id")
     names = index.drop_duplicates("label").set_index("label")["class_name"].to_dict()

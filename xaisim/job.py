@@ -30,3 +30,22 @@ def start(smk: Any, *, torch: bool = True) -> torch.device | None:
     device = runtime.get_device(smk.resources.get("device", "cpu"))
     logging.getLogger("xaisim").info("rule %s on %s with %d torch thread(s)", smk.rule, device, threads)
     return device
+
+
+def explain_args(smk: Any, device: torch.device) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The inputs and keyword arguments every explain-type stage (maps, example scores) passes on:
+    ``(index, subset, predictions, spec, weights)`` and the model, method, target and output."""
+    i, p, w = smk.input, smk.params, smk.wildcards
+    kwargs = dict(
+        model_name=w.model,
+        method_name=w.method,
+        method=p.method,
+        params=p.method_params,
+        image_size=p.image_size,
+        batch_size=smk.resources.batch_size,
+        target=p.target,
+        seed=p.seed,
+        device=device,
+        out_path=smk.output[0],
+    )
+    return (i.index, i.subset, i.predictions, p.spec, i.weights), kwargs

@@ -52,13 +52,14 @@ def predictions_table(index: pd.DataFrame, top: dict[str, torch.Tensor]) -> pd.D
 
 def predict_model(
     index_path: str, spec: dict[str, Any], weights: str, *, image_size: int, batch_size: int,
-    device: torch.device, amp: bool, out_csv: str, num_workers: int = 0, crop: bool = False,
+    device: torch.device, amp: bool, out_csv: str, out_crop_csv: str | None = None, num_workers: int = 0,
     subset_path: str | None = None, out_features: str | None = None, model_name: str = "",
 ) -> pd.DataFrame:
-    """Predict the val split with a trained model and write the CSV atomically (``crop``: timm's eval
-    transform with its centre crop instead of the squash resize used for explanations); with
-    ``out_features`` also the pre-logit features of the explained subset (``subset_path``): tensor
-    ``features`` (N, F) float32, metadata image_ids and model."""
+    """Predict the val split with a trained model and write the CSV atomically; with ``out_crop_csv``
+    also the predictions with timm's eval transform and its centre crop (instead of the squash resize
+    used for explanations: the thesis' accuracy check); with ``out_features`` the pre-logit features
+    of the explained subset (``subset_path``): tensor ``features`` (N, F) float32, metadata image_ids
+    and model."""
     from xaisim import models
     from xaisim.data import loader, num_classes, read_index
     from xaisim.io import save_arrays, write_csv
@@ -67,9 +68,12 @@ def predict_model(
     val = index[index["split"] == "val"].reset_index(drop=True)
     model = models.load_trained(spec, weights, num_classes(index))
     cfg = models.data_config(model, spec, image_size)
-    batches = loader(val, models.transform(cfg, train=False, crop=crop), batch_size, num_workers=num_workers)
+    batches = loader(val, models.transform(cfg, train=False), batch_size, num_workers=num_workers)
     top = predict(model, batches, device, amp)
     table = predictions_table(val, top)
+    if out_crop_csv:
+        cropped = loader(val, models.transform(cfg, train=False, crop=True), batch_size, num_workers=num_workers)
+        write_csv(predictions_table(val, predict(model, cropped, device, amp)), out_crop_csv, index=False, float_format="%.6g")
     if out_features:
         ids = list(pd.read_csv(subset_path, dtype={"image_id": str})["image_id"])
         rows = pd.Series(range(len(val)), index=val["image_id"]).loc[ids].to_numpy()

@@ -17,7 +17,6 @@ import logging
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from xaisim.explain import METHODS, Unsupported
@@ -47,15 +46,11 @@ def explain_examples(
 ) -> dict[str, np.ndarray]:
     """Score the explained subset of one model against the reference set; write the file."""
     from xaisim import models
-    from xaisim.data import loader, num_classes, read_index
+    from xaisim.data import explained_rows, loader, num_classes
     from xaisim.io import save_arrays
 
     params = METHODS.check_params(method, params, f"method {method_name!r}")
-    index = read_index(index_path)
-    subset = pd.read_csv(subset_path, dtype={"image_id": str})
-    rows = index.set_index("image_id").loc[subset["image_id"]].reset_index()
-    preds = pd.read_csv(predictions_path, dtype={"image_id": str}).set_index("image_id")
-    targets = torch.as_tensor(preds.loc[rows["image_id"], target].to_numpy(), dtype=torch.long)
+    index, rows, targets = explained_rows(index_path, subset_path, predictions_path, target)
     meta = {"image_ids": list(rows["image_id"]), "model": model_name, "method": method_name, "method_key": method,
             "params": params, "target": target}
     model = models.load_trained(spec, weights, num_classes(index)).to(device)

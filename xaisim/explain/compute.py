@@ -21,7 +21,6 @@ import logging
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -108,18 +107,11 @@ def explain_model(
     """Explain the subset with one model and method; write maps (stored as ``dtype``), ids, targets,
     extras and parameters."""
     from xaisim import models
-    from xaisim.data import loader, num_classes, read_index
+    from xaisim.data import explained_rows, loader, num_classes
     from xaisim.io import save_arrays
 
     METHODS.check_params(method, params, f"method {method_name!r}")
-    index = read_index(index_path)
-    subset = pd.read_csv(subset_path, dtype={"image_id": str})
-    rows = index.set_index("image_id").loc[subset["image_id"]].reset_index()
-    preds = pd.read_csv(predictions_path, dtype={"image_id": str}).set_index("image_id")
-    missing = set(rows["image_id"]) - set(preds.index)
-    if missing:
-        raise ValueError(f"{predictions_path}: no prediction for {len(missing)} explained images; rerun predict")
-    targets = torch.as_tensor(preds.loc[rows["image_id"], target].to_numpy(), dtype=torch.long)
+    index, rows, targets = explained_rows(index_path, subset_path, predictions_path, target)
     model = models.load_trained(spec, weights, num_classes(index))
     cfg = models.data_config(model, spec, image_size)
     torch.manual_seed(seed)
