@@ -14,7 +14,7 @@ from sklearn.metrics.pairwise import cosine_similarity, rbf_kernel
 
 from xaisim.io import ArrayFile, save_arrays
 from xaisim.similarity import METRICS, Chunk, aggregate, grids, normalise, stream
-from xaisim.similarity.metrics import average_ranks, top_count
+from xaisim.similarity.metrics import average_ranks, gram, gram_blocks, top_count
 
 
 def _maps(b=3, m=4, h=9, w=8, seed=0, levels=None):
@@ -238,6 +238,37 @@ def test_pass_over_native_grids_equals_the_direct_computation(tmp_path, chunk):
     assert res.counts["zero_maps"].tolist() == [0, 0, 0]
 
 
+def test_values_do_not_depend_on_the_chunk_size(tmp_path):
+    """chunk_size is a memory knob: any chunking gives the same bytes (maps of more than one Gram
+    block, float16 and float32 files, read as they are and through normalisation)."""
+    rng = np.random.default_rng(5)
+    ids = [f"img{i}" for i in range(11)]
+    maps = {"a": rng.random((11, 40, 40), np.float32), "b": rng.random((11, 40, 40)).astype(np.float16),
+            "c": rng.standard_normal((11, 40, 40), np.float32)}
+    maps["c"][4] = 0  # an all-zero map
+    paths = _files(tmp_path, maps, ids)
+    metrics = {**METRIC_SET, "pearson": ("pearson", {})}
+    for steps in ("none", ["maxabs"]):
+        runs = [stream.run(paths, list(maps), normalise_steps=steps, grid="native", image_size=0, metrics=metrics,
+                           zero_maps="exclude", chunk_size=chunk) for chunk in (1, 4, 11, "auto")]
+        for other in runs[1:]:
+            for name in metrics:
+                np.testing.assert_array_equal(other.sims[name], runs[0].sims[name])
+        assert runs[0].counts["zero_maps"].tolist() == [0, 0, 1]
+
+
+def test_gram_sums_float32_blocks_in_float64_and_auto_chunks_keep_the_memory_budget():
+    x = torch.from_numpy(np.random.default_rng(6).random((3, 4, 2500), np.float32))
+    exact = torch.einsum("bmd,bnd->bmn", x.double(), x.double())
+    assert gram_blocks(2500) == (3, 834) and gram_blocks(49) == (1, 49)
+    torch.testing.assert_close(gram(x), exact, rtol=5e-7, atol=0)
+    for models, hw in [(14, (224, 224)), (3, (7, 7)), (2000, (512, 512))]:
+        chunk = stream.chunk_images("auto", models, hw)
+        per_image = 4 * models * math.prod(gram_blocks(hw[0] * hw[1]))
+        assert chunk >= 1 and (chunk == 1 or 2 * chunk * per_image <= stream.CHUNK_MB * 2**20)
+    assert stream.chunk_images(7, 14, (224, 224)) == 7
+
+
 def test_grid_coarsest_brings_every_model_to_the_coarsest_native_grid(tmp_path):
     rng = np.random.default_rng(3)
     maps = {"a": rng.random((2, 4, 4), np.float32), "b": rng.random((2, 16, 16), np.float32)}
@@ -383,3 +414,9 @@ def test_row_slices_are_read_without_a_memory_map_and_equal_the_whole_array(tmp_
     for start, stop in [(0, 9), (2, 5), (7, 20), (4, 4)]:
         np.testing.assert_array_equal(f.read("maps", start, stop), maps[start:stop])
     np.testing.assert_array_equal(f.read("targets", 3, 5), [3, 4])
+    block = np.zeros((4, 2, 3, 4), dtype)  # one model's column of a (B, M, H, W) block: rows not adjacent
+    f.read_into("maps", 5, block[:, 1])
+    np.testing.assert_array_equal(block[:, 1], maps[5:9])
+    assert not block[:, 0].any()
+    with pytest.raises(ValueError, match="cannot read rows 7:11"):
+        f.read_into("maps", 7, block[:, 1])

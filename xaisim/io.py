@@ -87,19 +87,49 @@ class ArrayFile:
     def shape(self, name: str) -> list[int]:
         return self._file.get_slice(name).get_shape()
 
+    def dtype(self, name: str) -> np.dtype:
+        return np.dtype(_DTYPES[self._header()[name]["dtype"]])
+
     def read(self, name: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
         """The array, or its rows ``start:stop`` read with plain file reads (no memory map, so that
         streaming a large file keeps the resident memory at one slice)."""
         if start is None and stop is None:
             return self._file.get_tensor(name)
-        info, data_start = self._header()[name], self._data_start
-        shape, dtype = info["shape"], np.dtype(_DTYPES[info["dtype"]])
-        start, stop, _ = slice(start, stop).indices(shape[0])
-        out = np.empty((max(stop - start, 0), *shape[1:]), dtype=dtype)
-        if out.size:
-            with open(self.path, "rb") as f:
-                f.seek(data_start + info["data_offsets"][0] + start * out[0].nbytes)
-                f.readinto(out.reshape(-1).view(np.uint8))
+        info = self._header()[name]
+        start, stop, _ = slice(start, stop).indices(info["shape"][0])
+        out = np.empty((max(stop - start, 0), *info["shape"][1:]), dtype=self.dtype(name))
+        return self.read_into(name, start, out)
+
+    def read_into(self, name: str, start: int, out: np.ndarray) -> np.ndarray:
+        """Rows ``start:start + len(out)`` read straight into ``out`` (a reused buffer, or a view whose
+        rows are each contiguous, e.g. one model's column of a (B, M, H, W) block): one scatter read
+        per 1,024 rows, no copy in between."""
+        info = self._header()[name]
+        shape, dtype = info["shape"], self.dtype(name)
+        if out.dtype != dtype or tuple(out.shape[1:]) != tuple(shape[1:]) or not 0 <= start <= start + len(out) <= shape[0]:
+            raise ValueError(f"{self.path}: cannot read rows {start}:{start + len(out)} of {name} {dtype} {shape} "
+                             f"into {out.dtype} {out.shape}")
+        if not out.size:
+            return out
+        # one buffer if ``out`` is contiguous, else one per row (a non-contiguous row raises TypeError)
+        bufs = [memoryview(out).cast("B")] if out.flags.c_contiguous else [memoryview(row).cast("B") for row in out]
+        at = self._data_start + info["data_offsets"][0] + start * out[0].nbytes
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for first in range(0, len(bufs), 1024):  # IOV_MAX buffers per call
+                views = bufs[first : first + 1024]
+                while views:
+                    got = os.preadv(fd, views, at)
+                    if not got:
+                        raise OSError(f"{self.path}: the file ends before row {start + len(out)} of {name}")
+                    at += got
+                    while views and got >= len(views[0]):  # a short read goes on where it stopped
+                        got -= len(views[0])
+                        views = views[1:]
+                    if got:
+                        views[0] = views[0][got:]
+        finally:
+            os.close(fd)
         return out
 
     def _header(self) -> dict[str, Any]:
@@ -109,3 +139,4 @@ class ArrayFile:
                 self._parsed = json.loads(f.read(size))
             self._data_start = 8 + size
         return self._parsed
+

@@ -27,16 +27,21 @@ from xaisim.registry import Registry
 METRICS: Registry = Registry("similarity metric")
 register_metric = METRICS.register
 
-BLOCK = 2048  # pixels per float32 block of a Gram matrix
+BLOCK = 1024  # most pixels per float32 block of a Gram matrix
 Percent = Annotated[float, Field(gt=0, le=100)]
 
 
 class Chunk:
-    """Maps (B, M, H, W) float32 of one chunk of images, with the shared quantities cached."""
+    """Maps (B, M, H, W) float32 of one chunk of images, with the shared quantities cached.
 
-    def __init__(self, maps: Tensor) -> None:
+    ``buffer``: the maps' own storage if it has :func:`gram_buffer`'s layout (the stage reads the
+    maps into one), so that :func:`gram` needs no copy.
+    """
+
+    def __init__(self, maps: Tensor, buffer: Tensor | None = None) -> None:
         self.maps = maps
         self.flat = maps.flatten(2)
+        self.buffer = buffer
         self._cache: dict[Any, Tensor] = {}
 
     def cached(self, key: Any, make: Callable[[], Tensor]) -> Tensor:
@@ -49,7 +54,7 @@ class Chunk:
         return self.flat.shape[-1]
 
     def gram(self) -> Tensor:
-        return self.cached("gram", lambda: gram(self.flat))
+        return self.cached("gram", lambda: gram(self.flat, self.buffer))
 
     def centred(self) -> Tensor:
         return self.cached("centred", lambda: self.flat - self.flat.mean(-1, keepdim=True))
@@ -76,13 +81,33 @@ class Chunk:
         return self.cached("signs", lambda: torch.cat([(self.flat > 0), (self.flat < 0), (self.flat == 0)], -1).float())
 
 
-def gram(x: Tensor) -> Tensor:
-    """x (B, M, D) -> (B, M, M) float64 inner products: float32 blocks of pixels, float64 sum."""
-    out = torch.zeros(x.shape[0], x.shape[1], x.shape[1], dtype=torch.float64)
-    for start in range(0, x.shape[-1], BLOCK):
-        block = x[..., start : start + BLOCK]
-        out += torch.bmm(block, block.transpose(1, 2)).double()
-    return out
+def gram_blocks(pixels: int) -> tuple[int, int]:
+    """(number, width) of the equal pixel blocks of a Gram matrix: widths <= :data:`BLOCK`."""
+    n = -(-pixels // BLOCK)
+    return n, -(-pixels // n)
+
+
+def gram_buffer(images: int, models: int, pixels: int) -> Tensor:
+    """Zeroed (M, B, P) float32 storage for maps (B, M, D) as ``buffer[:, :, :D].transpose(0, 1)``,
+    P = blocks x width >= D: every block of every image is then a (M, width) matrix at a fixed
+    stride, so :func:`gram` reduces them all in one batched matmul; the padding stays zero."""
+    n, width = gram_blocks(pixels)
+    return torch.zeros(models, images, n * width, dtype=torch.float32)
+
+
+def gram(x: Tensor, buffer: Tensor | None = None) -> Tensor:
+    """x (B, M, D) -> (B, M, M) float64 inner products: float32 products per block of pixels
+    (:func:`gram_blocks`), summed in float64. ``buffer``: x's storage in :func:`gram_buffer`'s
+    layout (``x`` is copied into a new one otherwise)."""
+    b, m, d = x.shape
+    n, width = gram_blocks(d)
+    if buffer is None:
+        buffer = gram_buffer(b, m, d)
+        buffer[:, :, :d] = x.transpose(0, 1)
+    if buffer.shape != (m, b, n * width) or buffer.stride()[1:] != (n * width, 1):
+        raise ValueError(f"gram: buffer {tuple(buffer.shape)} {buffer.stride()} is not the layout of maps {tuple(x.shape)}")
+    blocks = buffer.as_strided((b * n, m, width), (width, buffer.stride(0), 1))
+    return torch.bmm(blocks, blocks.transpose(1, 2)).double().view(b, n, m, m).sum(1)
 
 
 def _cosine_from_gram(g: Tensor) -> Tensor:

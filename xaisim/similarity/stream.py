@@ -3,7 +3,9 @@
 Each chunk of images is read once from every model's explanation file, normalised and resized
 (:mod:`~xaisim.similarity.normalise`, :mod:`~xaisim.similarity.grids`) into one (B, M, H, W)
 float32 block, and every metric of the method is computed from it (:class:`~xaisim.similarity.metrics.Chunk`
-shares the work between metrics).
+shares the work between metrics). A thread reads the next chunk while this one is compared; the
+chunk size (``chunk_size``, by default derived from :data:`CHUNK_MB`) bounds the memory and never
+changes a value.
 
 Degenerate maps, counted per model:
 
@@ -18,8 +20,9 @@ Degenerate maps, counted per model:
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Iterator, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,10 +30,11 @@ import torch
 
 from xaisim.io import ArrayFile
 from xaisim.similarity import grids, normalise
-from xaisim.similarity.metrics import METRICS, Chunk
+from xaisim.similarity.metrics import METRICS, Chunk, gram_blocks, gram_buffer
 
 log = logging.getLogger(__name__)
 ZeroMaps = Literal["exclude", "zero"]
+CHUNK_MB = 128  # memory of the two chunks' float32 maps (one compared, one being read) with chunk_size "auto"
 
 
 @dataclass
@@ -70,6 +74,61 @@ def prepare(maps: torch.Tensor, steps: list[normalise.Step], hw: tuple[int, int]
     return normalise.apply(after, grids.resize(maps, hw))
 
 
+def chunk_images(chunk_size: int | str, models: int, hw: tuple[int, int]) -> int:
+    """Images per chunk: ``chunk_size``, or for ``auto`` as many as keep the two chunks' float32
+    maps (2 x images x models x grid) within :data:`CHUNK_MB` (at least one)."""
+    if chunk_size == "auto":
+        blocks, width = gram_blocks(hw[0] * hw[1])
+        return max(1, CHUNK_MB * 2**20 // (2 * 4 * models * blocks * width))
+    return int(chunk_size)
+
+
+class _Reader:
+    """Reads every model's prepared maps of a range of images into a chunk (:class:`Chunk`).
+
+    The storage (:func:`~xaisim.similarity.metrics.gram_buffer`, model-major: each model's maps
+    of the chunk lie one after the other) and the raw read buffers are allocated once and reused
+    chunk after chunk (a fresh allocation costs a page fault per 4 KiB on first touch); float32 maps
+    that need no preparation are read straight into it, one scatter read per model.
+    """
+
+    def __init__(self, files: Sequence[ArrayFile], steps: list[normalise.Step], hw: tuple[int, int], chunk: int) -> None:
+        self.files, self.steps, self.hw = files, steps, hw
+        self.buffer = gram_buffer(chunk, len(files), hw[0] * hw[1])
+        self.raw: dict[Any, np.ndarray] = {}
+
+    def read(self, start: int, stop: int) -> Chunk:
+        n, pixels = stop - start, self.hw[0] * self.hw[1]
+        buffer = self.buffer[:, :n]
+        for j, f in enumerate(self.files):
+            native, dtype = tuple(f.shape("maps")[1:]), f.dtype("maps")
+            dest = buffer[j, :, :pixels].unflatten(-1, self.hw)
+            as_is = not self.steps and native == self.hw
+            if as_is and dtype == np.float32:
+                f.read_into("maps", start, dest.numpy())
+                continue
+            if (dtype, native) not in self.raw:
+                self.raw[dtype, native] = np.empty((self.buffer.shape[1], *native), dtype=dtype)
+            maps = torch.from_numpy(f.read_into("maps", start, self.raw[dtype, native][:n]))
+            dest.copy_(maps if as_is else prepare(maps, self.steps, self.hw))
+        return Chunk(buffer[:, :, :pixels].transpose(0, 1).unflatten(-1, self.hw), buffer)
+
+
+def _chunks(files: list[ArrayFile], steps: list[normalise.Step], hw: tuple[int, int], n: int,
+            chunk: int) -> Iterator[tuple[int, Chunk]]:
+    """(first image, chunk) of every chunk in order; a thread reads the next chunk into a second
+    buffer while the caller compares this one (file reads and torch kernels release the GIL)."""
+    starts = range(0, n, chunk)
+    readers = [_Reader(files, steps, hw, chunk) for _ in starts[:2]]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(readers[0].read, 0, min(chunk, n)) if n else None
+        for i, start in enumerate(starts):
+            maps = future.result()
+            if i + 1 < len(starts):
+                future = pool.submit(readers[(i + 1) % 2].read, starts[i + 1], min(starts[i + 1] + chunk, n))
+            yield start, maps
+
+
 def run(
     paths: Sequence[str],
     models: Sequence[str],
@@ -79,9 +138,13 @@ def run(
     image_size: int,
     metrics: dict[str, tuple[str, dict[str, Any]]],
     zero_maps: ZeroMaps,
-    chunk_size: int,
+    chunk_size: int | str = "auto",
 ) -> Pass:
-    """Per-image similarities of every supported model pair for every metric entry ``{name: (metric, params)}``."""
+    """Per-image similarities of every supported model pair for every metric entry ``{name: (metric, params)}``.
+
+    ``chunk_size`` (images per chunk, or ``auto``: :func:`chunk_images`) bounds the memory and never
+    changes a value: every metric is computed image by image.
+    """
     steps = normalise.parse(normalise_steps, "normalise")
     files, unsupported = open_files(paths, models)
     names = list(files)
@@ -92,21 +155,18 @@ def run(
     sims = {name: np.empty((n, m, m), dtype=np.float64) for name in metrics}
     zero = np.zeros((n, m), dtype=bool)
     nonfinite = np.zeros((n, m), dtype=bool)
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        block = torch.empty(stop - start, m, *hw, dtype=torch.float32)
-        for j, f in enumerate(files.values()):
-            block[:, j] = prepare(torch.from_numpy(f.read("maps", start, stop)), steps, hw)
-        chunk = Chunk(block)
-        sq_norm = chunk.gram().diagonal(dim1=1, dim2=2)  # shared with the metrics; NaN/Inf propagate
+    chunk = min(chunk_images(chunk_size, m, hw), max(n, 1))
+    for start, maps in _chunks(list(files.values()), steps, hw, n, chunk):
+        stop = start + len(maps.maps)
+        sq_norm = maps.gram().diagonal(dim1=1, dim2=2)  # shared with the metrics; NaN/Inf propagate
         bad = ~torch.isfinite(sq_norm)
         if bad.any():
-            block[bad] = 0
-            chunk = Chunk(block)
+            maps.maps[bad] = 0
+            maps = Chunk(maps.maps, maps.buffer)
         nonfinite[start:stop] = bad.numpy()
         zero[start:stop] = (sq_norm == 0).numpy()
         for name, (metric, params) in metrics.items():
-            sims[name][start:stop] = METRICS.get(metric)(chunk, **params).numpy()
+            sims[name][start:stop] = METRICS.get(metric)(maps, **params).numpy()
     _apply_policy(sims, zero, nonfinite, zero_maps)
     counts = pd.DataFrame(
         {
