@@ -27,7 +27,13 @@ import torch
 from scipy.stats import spearmanr
 from torch import Tensor, nn
 
-from xaisim.examples.gradients import CountSketch, parameter_count, per_sample_gradients, select_parameters
+from xaisim.examples.gradients import (
+    CountSketch,
+    gradient_blocks,
+    parameter_count,
+    per_sample_gradients,
+    select_parameters,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,50 @@ class Result:
     parameters: list[str]
     n_parameters: int
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _reference_products(blocks: Iterable[tuple[int, Tensor]], gx: Tensor, full: Tensor | None,
+                        sketch: CountSketch | None, b: int) -> dict[str, Tensor]:
+    """From a reference chunk's gradient blocks (:func:`~xaisim.examples.gradients.gradient_blocks`),
+    parameter by parameter (the chunk's (B, P) gradients are never put together): the dot products
+    with the explained gradients ``gx`` (sketched with ``sketch``), the squared norms and the exact
+    dot products with ``full``. float32 products, float64 sums."""
+    dot = torch.zeros(len(gx), b, dtype=torch.float64, device=gx.device)
+    sq = torch.zeros(b, dtype=torch.float64, device=gx.device)
+    exact = torch.zeros(0 if full is None else len(full), b, dtype=torch.float64, device=gx.device)
+    sketched = torch.zeros(b, sketch.dim, dtype=gx.dtype, device=gx.device) if sketch is not None else None
+    for offset, g in blocks:
+        cols = slice(offset, offset + g.shape[1])
+        sq += _sq_norms(g)
+        if full is not None:
+            exact += _dots(full[:, cols], g)
+        if sketched is not None:
+            sketch.add(sketched, g, offset)
+        else:
+            dot += _dots(gx[:, cols], g)
+    if sketched is not None:
+        dot = _dots(gx, sketched)
+    return {"dot": dot.cpu(), "sq": sq.cpu(), "exact": exact.cpu()}
+
+
+BLOCK = 2**16  # coordinates per float32 partial sum of a dot product (float64 across blocks)
+
+
+def _dots(a: Tensor, b: Tensor) -> Tensor:
+    """a (n, P) @ b (m, P).T in float64 from float32 products over blocks of :data:`BLOCK` coordinates
+    (one float32 matmul over millions of coordinates loses about 1e-5 relative)."""
+    out = torch.zeros(len(a), len(b), dtype=torch.float64, device=a.device)
+    for start in range(0, a.shape[1], BLOCK):
+        out += (a[:, start : start + BLOCK] @ b[:, start : start + BLOCK].T).double()
+    return out
+
+
+def _sq_norms(g: Tensor) -> Tensor:
+    """Squared norms (B,) float64 of gradients (B, P), summed as :func:`_dots` sums (no (B, P) temporary)."""
+    out = torch.zeros(len(g), dtype=torch.float64, device=g.device)
+    for start in range(0, g.shape[1], BLOCK):
+        out += g[:, start : start + BLOCK].square().sum(1).double()
+    return out
 
 
 def _rows(start: int, stop: int, size: int) -> list[slice]:
@@ -100,7 +150,7 @@ def gradient_similarity_scores(
         parts, check = [], []
         for sub in _rows(rows.start, rows.stop, chunk):
             g, _ = per_sample_gradients(model, names, explained[sub], explained_targets[sub].to(device))
-            sq_x[sub] = g.double().square().sum(1).cpu()
+            sq_x[sub] = _sq_norms(g).cpu()
             if sub.start < n_check:
                 check.append(g[: n_check - sub.start])
             parts.append(sketch(g) if sketch is not None else g)
@@ -109,14 +159,15 @@ def gradient_similarity_scores(
         start = 0
         for xr, yr in reference():
             for sub in _rows(0, len(xr), chunk):
-                g, logits = per_sample_gradients(model, names, xr[sub].to(device), yr[sub].to(device))
                 cols = slice(start + sub.start, start + sub.stop)
+                blocks, logits = gradient_blocks(model, names, xr[sub].to(device), yr[sub].to(device))
+                got = _reference_products(blocks, gx, full if first == 0 else None, sketch, sub.stop - sub.start)
+                dot[rows, cols] = got["dot"]
                 if first == 0:
-                    sq_ref[cols] = g.double().square().sum(1).cpu()
+                    sq_ref[cols] = got["sq"]
                     ref_pred[cols] = logits.argmax(1).cpu()
                     if full is not None:
-                        exact_dot[:, cols] = (full @ g.T).double().cpu()
-                dot[rows, cols] = (gx @ (sketch(g) if sketch is not None else g).T).double().cpu()
+                        exact_dot[:, cols] = got["exact"]
             start += len(xr)
         if start != n_reference:
             raise ValueError(f"the reference batches gave {start} images, expected {n_reference}")
