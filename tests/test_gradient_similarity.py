@@ -11,7 +11,7 @@ import yaml
 
 from xaisim import models
 from xaisim.config import ConfigError, check
-from xaisim.examples import report
+from xaisim.examples import gradients, report
 from xaisim.examples.compute import explain_examples
 from xaisim.examples.gradients import CountSketch, select_parameters
 from xaisim.examples.similarity import gradient_similarity_scores
@@ -81,6 +81,24 @@ def test_scores_equal_a_per_sample_backward_loop(setup, loop, kernel):
     assert torch.allclose(got.reference_sq_norms, gr.square().sum(1), rtol=1e-5)
     assert torch.equal(got.reference_preds, model(xr).argmax(1))
     assert all(p.grad is None for p in model.parameters())  # no .grad touched
+
+
+@pytest.mark.parametrize("arch, share, batched", [("resnet10t", 0.5, True), ("resnet10t", 1.1, False),
+                                                   ("convnext_atto", 0.0, True)])
+def test_both_per_sample_gradient_paths_equal_the_loop(monkeypatch, arch, share, batched):
+    """Dense convolutions (ResNet, with in-place ReLUs) take the batched-layer path, the rest vmap;
+    ``DENSE_CONV_SHARE`` forces either path (ConvNeXt: depthwise convolutions, Linear on NHWC maps)."""
+    torch.manual_seed(0)
+    model = timm.create_model(arch, num_classes=3).eval()
+    names = [n for n, _ in model.named_parameters()]
+    monkeypatch.setattr(gradients, "DENSE_CONV_SHARE", share)
+    assert bool(gradients._product_layers(model, names)) == batched
+    x, y = torch.randn(3, 3, 32, 32), torch.tensor([0, 2, 1])
+    got, logits = gradients.per_sample_gradients(model, names, x, y)
+    expected = loop_gradients(model, x, y)
+    assert (got.double() - expected).abs().max() <= 1e-5 * expected.abs().max()
+    assert torch.allclose(logits, model(x), atol=1e-5)
+    assert all(p.grad is None for p in model.parameters()) and all(p.requires_grad for p in model.parameters())
 
 
 def test_chunked_multi_pass_scores_equal_the_single_pass(setup):

@@ -3,17 +3,19 @@ projection.
 
 ``per_sample_gradients`` gives, for every sample ``i``, the flattened gradient of
 ``cross_entropy(model(x_i), y_i)`` w.r.t. the chosen parameters (the same vector alibi's loop gets
-from ``zero_grad``/``backward`` on a batch of one, in eval mode), in two batched passes:
+from ``zero_grad``/``backward`` on a batch of one, in eval mode); ``gradient_blocks`` gives it one
+parameter at a time, so that a consumer (the kernels) never holds a batch's whole (B, P) gradients.
 
-- the weights and biases of ``nn.Linear`` and ``nn.Conv2d`` layers (nearly all parameters): one
+- By default: ``vmap(grad(loss))`` over ``functional_call`` (torch.func), one batched pass.
+- When most chosen parameters are weights of dense convolutions (``nn.Conv2d``, one group, a
+  kernel larger than 1x1; e.g. ResNets): torch.func turns a convolution's weight gradient into a
+  grouped convolution with one group per sample, which on a CPU costs about as much as alibi's
+  loop. Then the weights and biases of every ``nn.Linear`` and ``nn.Conv2d`` layer come from one
   ordinary batched forward and backward (summed loss; in eval mode the samples do not interact)
-  gives every such layer's input and output gradient per sample, and the per-sample weight gradient
-  is their product (for a convolution, of the output gradient and the unfolded input), as Opacus
-  and PyTorch's ExpandedWeights compute it. torch.func's ``vmap(grad)`` turns a convolution's weight
-  gradient into a grouped convolution with one group per sample, which on a CPU costs about as
-  much as alibi's loop;
-- every other parameter (norm layers, tokens, position embeddings; few values): ``vmap(grad(loss))``
-  over ``functional_call`` w.r.t. those parameters only.
+  that records each layer's input and output gradient: the per-sample weight gradient is their
+  product (for a convolution, of the output gradient and the unfolded input), as Opacus and
+  PyTorch's ExpandedWeights compute it. The other parameters (norm layers, tokens; few values)
+  still come from ``vmap(grad)``, w.r.t. those parameters only.
 
 No ``.grad`` of the model is touched.
 """
@@ -113,9 +115,13 @@ def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor
     return blocks(), logits
 
 
+DENSE_CONV_SHARE = 0.5  # the share of chosen parameters in dense convolutions above which layers take the batched path
+
+
 def _product_layers(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module]:
     """The ``nn.Linear`` and ``nn.Conv2d`` layers (exact types, zero padding given as numbers)
-    holding chosen parameters that no other module shares, by module path."""
+    holding chosen parameters that no other module shares, by module path; none unless dense
+    convolutions hold more than :data:`DENSE_CONV_SHARE` of the chosen parameters."""
     chosen = set(names)
     uses: dict[int, int] = {}
     for _, p in model.named_parameters(remove_duplicate=False):
@@ -128,7 +134,10 @@ def _product_layers(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Modu
         conv_ok = type(module) is nn.Conv2d and module.padding_mode == "zeros" and not isinstance(module.padding, str)
         if type(module) is nn.Linear or conv_ok:
             layers[path] = module
-    return layers
+    params = dict(model.named_parameters())
+    dense = sum(m.weight.numel() for path, m in layers.items()
+                if isinstance(m, nn.Conv2d) and m.groups == 1 and m.weight[0, 0].numel() > 1 and f"{path}.weight" in chosen)
+    return layers if dense > DENSE_CONV_SHARE * sum(params[n].numel() for n in names) else {}
 
 
 def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Tensor) -> tuple[dict[str, list], Tensor]:
