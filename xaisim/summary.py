@@ -27,6 +27,11 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _rounded(v: float | None) -> float | None:
+    """Three decimals: a single community's modularity is 0 up to rounding (1e-16), not a number to read."""
+    return None if v is None else round(v, 3) + 0.0
+
+
 def _groups(clusters: pd.DataFrame, column: str) -> str:
     if clusters[column].isna().all() or (clusters[column].astype(str) == "").all():
         return "–"
@@ -91,7 +96,7 @@ def summary_text(
             "method": method, "metric": metric, "images": variant,
             "dendrogram clusters": f"k={info['k']} ({info['linkage']}): {_groups(table, 'cluster')}",
             "Louvain communities": _groups(table, "community"),
-            "cophenetic r": info["cophenetic"], "resolution": info["resolution"], "modularity": info["modularity"],
+            "cophenetic r": info["cophenetic"], "resolution": info["resolution"], "modularity": _rounded(info["modularity"]),
         })
     parts += ["## Clusters per method and metric", "", _table(pd.DataFrame(rows)), ""]
     parts += _statistics(mantel, separation, floor)
