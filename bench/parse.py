@@ -25,7 +25,8 @@ SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 def big_config() -> dict:
     config = yaml.safe_load((REPO / "configs/imagenette2.yaml").read_text())
-    config["methods"] = [{"name": f"gradcam{i}", "method": "gradcam"} for i in range(5)] + [
+    # the preset's per-model GradCAM layers (models[i].methods.GradCAM) keep applying to "GradCAM"
+    config["methods"] = [{"name": "GradCAM" if i == 0 else f"gradcam{i}", "method": "gradcam"} for i in range(5)] + [
         {"name": f"ig{i}", "method": "integrated_gradients", "params": {"n_steps": 10 + i}} for i in range(5)
     ]
     config["metrics"] = [{"name": "cosine", "metric": "cosine"}] + [

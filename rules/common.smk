@@ -230,12 +230,8 @@ def method_metrics(method):
 
 
 def cluster_settings():
-    """The cluster section with the Louvain resolution grid filled in."""
-    from xaisim.cluster import DEFAULT_GRID
-
-    settings = dict(config["cluster"])
-    settings.setdefault("resolution_grid", list(DEFAULT_GRID))
-    return canonical(settings)
+    """The cluster section, defaults (the Louvain resolution grid too) filled in by the schema."""
+    return canonical(config["cluster"])
 
 
 FAMILIES = {name: family(entry) for name, entry in MODELS.items()}

@@ -95,3 +95,13 @@ def test_statistics_defaults_follow_the_explained_images(tiny):
     tiny["data"]["explain_images"] = 3
     small = statistics_settings(tiny)
     assert small["image_counts"] == [2] and small["sanity"]["images"] == 3
+
+
+def test_the_schema_default_resolution_grid_is_the_library_one(tiny, schema):
+    """The DAG takes the grid from the schema (no import of xaisim.cluster at parse time)."""
+    from snakemake.utils import validate
+
+    from xaisim.cluster import DEFAULT_GRID
+
+    validate(tiny, str(schema))
+    assert tuple(tiny["cluster"]["resolution_grid"]) == DEFAULT_GRID

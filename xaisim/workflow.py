@@ -56,6 +56,13 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@cache
+def _tree(path: Path) -> str:
+    """Digest of a file's syntax tree: formatting and comments do not count."""
+    return _digest(ast.dump(_parse(path)))
+
+
+@cache
 def _imports(path: Path) -> list[Path]:
     """Files of the xaisim modules ``path`` imports anywhere (also inside functions) and their packages."""
     package = _module_name(path).split(".") if path.is_relative_to(PACKAGE) else []
@@ -80,6 +87,7 @@ def _imports(path: Path) -> list[Path]:
     return files
 
 
+@cache
 def registered(path: Path) -> set[str]:
     """Names that ``path`` registers with a decorator ``@<registry>.register("name")`` / ``@register_x("name")``."""
     names = set()
@@ -127,7 +135,7 @@ def code_hash(script: str, *keys: str) -> str:
     """
     parts = []
     for path in stage_sources(script, tuple(sorted(keys))):
-        parts += [path.relative_to(ROOT).as_posix(), ast.dump(_parse(path))]
+        parts += [path.relative_to(ROOT).as_posix(), _tree(path)]
     return _digest(*parts)
 
 
@@ -146,7 +154,7 @@ def folder_digest(root: str | Path, suffixes: set[str] | None = None) -> str:
 
 def _package_hash() -> str:
     files = sorted(PACKAGE.rglob("*.py"))
-    return _digest(*(p.relative_to(ROOT).as_posix() + ast.dump(_parse(p)) for p in files))
+    return _digest(*(p.relative_to(ROOT).as_posix() + _tree(p) for p in files))
 
 
 def resolved_config(config: dict[str, Any], resolve: Callable[[], Callable[[dict], dict]], cache_dir: str | Path) -> dict:
