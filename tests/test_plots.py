@@ -216,3 +216,28 @@ def test_statistics_figures_are_drawn_from_the_stage_tables(tmp_path):
         check_png(path)
     svg = (tmp_path / "out/mantel/ig/cosine.svg").read_text()
     assert "noise floor r" in svg and "pearson r = " in svg and "within cnn" in svg
+
+
+def test_figure_jobs_are_seeded_so_jittered_plots_are_bitwise_equal(tmp_path):
+    """seaborn's strip-plot jitter draws from numpy's global generator: job.start seeds it (torch-free jobs too)."""
+    import logging
+    import sys
+    from types import SimpleNamespace
+
+    from xaisim import job
+    from xaisim.plots.statistics import stability_boxplots
+
+    table = pd.DataFrame({"ari_dendrogram": np.linspace(0.2, 1, 20), "ari_louvain": np.linspace(0.1, 0.9, 20)})
+    smk = SimpleNamespace(log=[str(tmp_path / "job.log")], params={"seed": 3}, rule="statistics_figures")
+    stderr = sys.stderr
+    try:
+        drawn = []
+        for name in ("a.png", "b.png"):
+            job.start(smk, torch=False)
+            stability_boxplots(table, "t", tmp_path / name)
+            drawn.append((tmp_path / name).read_bytes())
+    finally:
+        sys.stderr.close()
+        sys.stderr = stderr
+        logging.basicConfig(stream=stderr, force=True)
+    assert drawn[0] == drawn[1]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import random
 import sys
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     import torch
@@ -15,11 +18,14 @@ def start(smk: Any, *, torch: bool = True) -> torch.device | None:
 
     Performance knobs come as resources, not params (changing them reruns nothing): ``device``, and
     ``num_workers`` DataLoader processes, counted in the job's threads (torch gets the rest).
-    ``torch=False`` (tables and figures that need no torch) only sets up the log: importing torch
-    costs seconds per job, and every random choice there takes its seed explicitly.
+    ``torch=False`` (tables and figures that need no torch) sets up the log and seeds Python's and
+    numpy's generators only (importing torch costs seconds per job); the seed also fixes what
+    libraries draw from numpy's global generator, e.g. seaborn's strip-plot jitter.
     """
     sys.stderr = open(smk.log[0], "w", buffering=1)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
+    random.seed(smk.params.get("seed", 0))
+    np.random.seed(smk.params.get("seed", 0))
     if not torch:
         logging.getLogger("xaisim").info("rule %s (no torch)", smk.rule)
         return None
