@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import torch
-from captum.attr._utils.approximation_methods import approximation_parameters
 from pydantic import Field
 from torch import Tensor, nn
 
@@ -33,6 +32,9 @@ def ig_attributions(
     model: nn.Module, inputs: Tensor, targets: Tensor, baseline: Tensor, n_steps: int, integration: Integration
 ) -> Tensor:
     """Raw IG attributions (B, C, H, W) of ``inputs`` from ``baseline`` for ``targets``."""
+    # imported here: captum.attr brings matplotlib, a second per job that only IG needs
+    from captum.attr._utils.approximation_methods import approximation_parameters
+
     step_sizes, alphas = (torch.as_tensor(f(n_steps), dtype=inputs.dtype, device=inputs.device)
                           for f in approximation_parameters(integration))
     batch, delta = len(inputs), inputs - baseline
