@@ -81,8 +81,6 @@ def _timed(fn, *args, **kwargs):
 def speed(n: int = 16, r: int = 64) -> bool:
     """Best of 2 after a warm-up, each; the ratio is judged on CPU time (one torch thread; wall time on
     a shared machine is noise)."""
-    from xaisim.examples.gradients import _product_layers
-
     ok = True
     for name, (arch, kwargs, size) in [("test_efficientnet", ("test_efficientnet", {}, 32)), *QUICKSTART.items()]:
         model = _model(arch, kwargs)
@@ -97,7 +95,7 @@ def speed(n: int = 16, r: int = 64) -> bool:
         loop, t_loop, c_loop = loops[0][0], min(t[1] for t in loops), min(t[2] for t in loops)
         got, t_ours, c_ours = runs[0][0], min(t[1] for t in runs), min(t[2] for t in runs)
         diff = float(np.abs(got.scores.numpy() - loop).max())
-        path = "layers+vmap" if _product_layers(model, got.parameters) else "vmap"
+        path = got.meta["path"]
         ok &= c_loop / c_ours >= 5
         print(f"speed {name:18s} P={got.n_parameters:>10,d} {n}x{r} at {size}px ({path}): loop {t_loop:6.2f} s "
               f"(CPU {c_loop:6.2f}), xaisim {t_ours:6.2f} s (CPU {c_ours:6.2f}), ratio CPU {c_loop / c_ours:5.2f} "

@@ -22,6 +22,7 @@ No ``.grad`` of the model is touched.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import torch
@@ -76,52 +77,87 @@ def parameter_count(model: nn.Module, names: Sequence[str]) -> int:
 def per_sample_gradients(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """Flattened per-sample gradients (B, P) of the cross-entropy loss w.r.t. parameters ``names``
     (in that order) and the logits (B, K). ``model`` should be in eval mode."""
-    blocks, logits = gradient_blocks(model, names, x, y)
+    blocks, logits = gradient_blocks(model, names, x, y, plan(model, names, x[:1]))
     out = torch.empty(len(x), parameter_count(model, names), dtype=x.dtype, device=x.device)
     for offset, g in blocks:
         out[:, offset : offset + g.shape[1]] = g
     return out, logits
 
 
-def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor) -> tuple[Iterator[tuple[int, Tensor]], Tensor]:
-    """The per-sample gradients of :func:`per_sample_gradients` one parameter at a time, as
-    (offset in the flattened vector, (B, size) gradients), made as they are consumed (a layer's
-    per-sample weight gradients are freed before the next layer's are made), and the logits."""
-    layers = _product_layers(model, names)
-    others = [n for n in names if n.rpartition(".")[0] not in layers]
-    offsets, at = {}, 0
-    params = dict(model.named_parameters())
-    for n in names:
-        offsets[n], at = at, at + params[n].numel()
-    calls, logits = _layer_pass(model, layers, x, y) if layers else ({}, None)
-    rest: dict[str, Tensor] = {}
-    if others or logits is None:
-        rest, logits = _vmap_gradients(model, others, x, y)
+@dataclass
+class Factors:
+    """One layer's per-sample weight gradients ``g_i = sum_t d_it (x) a_it`` left unmaterialised:
+    the inputs ``a`` (B, T, D_in) (unfolded patches for a convolution) and output gradients ``d``
+    (B, T, D_out) over T positions or tokens. Inner products ("ghost" products),
+    ``<g_i, h_j> = sum_{t,s} (d_it . e_js)(a_it . b_js)``, cost T S (D_in + D_out) per pair instead
+    of D_in D_out per pair and T D_in D_out per sample."""
 
-    def blocks() -> Iterator[tuple[int, Tensor]]:
-        for n in others:
-            yield offsets[n], rest.pop(n).reshape(len(x), -1)
-        for path, pairs in calls.items():
-            module = layers[path]
-            parts = None
-            for a, got in pairs:
-                g = got[0] if got else torch.zeros(len(a), *_out_shape(module, a), dtype=a.dtype, device=a.device)
-                new = _linear_parts(a, g) if isinstance(module, nn.Linear) else _conv_parts(module, a, g)
-                parts = new if parts is None else tuple(p + q for p, q in zip(parts, new))
-            for kind, value in zip(("weight", "bias"), parts):
-                if f"{path}.{kind}" in offsets:
-                    yield offsets[f"{path}.{kind}"], value.reshape(len(x), -1)
+    a: Tensor
+    d: Tensor
 
-    return blocks(), logits
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(B, size) of the gradients these factors stand for."""
+        return len(self.a), self.a.shape[2] * self.d.shape[2]
 
+    def materialise(self) -> Tensor:
+        return torch.bmm(self.d.transpose(1, 2), self.a).reshape(self.shape)
 
-DENSE_CONV_SHARE = 0.5  # the share of chosen parameters in dense convolutions above which layers take the batched path
+    def sq_norms(self) -> Tensor:
+        """Squared norms (B,) float64."""
+        return (torch.bmm(self.a, self.a.transpose(1, 2)) * torch.bmm(self.d, self.d.transpose(1, 2))).sum((1, 2)).double()
+
+    def dots(self, other: Factors) -> Tensor:
+        """Inner products (B, B') float64 with the gradients ``other`` stands for."""
+        (n, t, i), (m, s, o) = self.a.shape, other.a.shape[:2] + other.d.shape[2:]
+        aa = self.a.reshape(n * t, i) @ other.a.reshape(m * s, i).T
+        dd = self.d.reshape(n * t, o) @ other.d.reshape(m * s, o).T
+        return (aa * dd).reshape(n, t, m, s).sum((1, 3)).double()
 
 
-def _product_layers(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module]:
-    """The ``nn.Linear`` and ``nn.Conv2d`` layers (exact types, zero padding given as numbers)
-    holding chosen parameters that no other module shares, by module path; none unless dense
-    convolutions hold more than :data:`DENSE_CONV_SHARE` of the chosen parameters."""
+@dataclass
+class Plan:
+    """How :func:`gradient_blocks` makes each chosen parameter's per-sample gradients: ``layers``
+    (module path: module) from one batched forward and backward, the weights of those in ``ghost``
+    left as :class:`Factors`, the parameters ``others`` from ``vmap(grad)``; ``floats`` per sample
+    of the blocks made (factors counted by their size)."""
+
+    layers: dict[str, nn.Module]
+    ghost: set[str]
+    others: list[str]
+    floats: int
+
+    @property
+    def path(self) -> str:
+        """e.g. ``layers+ghost 3+vmap``: which ways it takes."""
+        ways = (["layers"] if self.layers else []) + ([f"ghost {len(self.ghost)}"] if self.ghost else [])
+        return "+".join(ways + (["vmap"] if self.others else []))
+
+
+DENSE_CONV_SHARE = 0.5  # with parameters left to vmap: the share in dense convolutions above which layers take the batched path
+
+
+def plan(model: nn.Module, names: Sequence[str], example: Tensor, pairs: float = 0.0, ghost: bool = True) -> Plan:
+    """The cheapest way to the per-sample gradients of ``names`` for inputs like ``example`` (one
+    image, run through the model once to measure each layer's positions T), when each sample's
+    gradient enters ``pairs`` inner products on average (0: materialise every gradient).
+
+    - ``nn.Linear``, ``nn.Conv2d`` and eval-mode ``nn.BatchNorm2d`` / timm ``BatchNormAct2d`` layers
+      (exact types, parameters not shared) get their per-sample gradients from the inputs and output
+      gradients of one ordinary batched forward and backward (in eval mode the samples do not
+      interact): a linear map's weight gradient is the product of its output gradient and (unfolded)
+      input, as in Opacus and PyTorch's ExpandedWeights; a batch norm's is the output gradient times
+      the normalised input. torch.func instead turns a convolution's weight gradient into a grouped
+      convolution with one group per sample, which on a CPU costs about as much as alibi's loop.
+    - That pass is taken when no chosen parameter is left for ``vmap(grad)`` (the layer pass then
+      costs one ordinary batched pass, which vmap costs at least) or when dense convolutions (one
+      group, a kernel larger than 1x1) hold more than :data:`DENSE_CONV_SHARE` of the chosen
+      parameters; otherwise everything comes from ``vmap(grad)``.
+    - A Linear or dense (one-group) Conv2d weight stays unmaterialised (:class:`Factors`) where
+      ``T^2 (D_in + D_out) * pairs < T D_in D_out + D_in D_out * pairs`` (ghost products cheaper than
+      making and multiplying the gradient; ResNet18's last stage at 64 px, T = 4, every
+      classifier head, T = 1).
+    """
     chosen = set(names)
     uses: dict[int, int] = {}
     for _, p in model.named_parameters(remove_duplicate=False):
@@ -132,19 +168,112 @@ def _product_layers(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Modu
         if not own or not {f"{path}.{k}" for k in own} & chosen or any(uses[id(p)] > 1 for p in own.values()):
             continue
         conv_ok = type(module) is nn.Conv2d and module.padding_mode == "zeros" and not isinstance(module.padding, str)
-        if type(module) is nn.Linear or conv_ok:
+        if _linear(module) or conv_ok or _batch_norm(module):
             layers[path] = module
     params = dict(model.named_parameters())
+    covered = {f"{path}.{k}" for path, m in layers.items() for k, _ in m.named_parameters(recurse=False)}
+    others = [n for n in names if n not in covered]
     dense = sum(m.weight.numel() for path, m in layers.items()
-                if isinstance(m, nn.Conv2d) and m.groups == 1 and m.weight[0, 0].numel() > 1 and f"{path}.weight" in chosen)
-    return layers if dense > DENSE_CONV_SHARE * sum(params[n].numel() for n in names) else {}
+                if _dense_conv(m) and f"{path}.weight" in chosen)
+    if others and dense <= DENSE_CONV_SHARE * sum(params[n].numel() for n in names):
+        return Plan({}, set(), list(names), sum(params[n].numel() for n in names))
+    ghosts, floats = set(), sum(params[n].numel() for n in names)
+    if ghost and pairs > 0:
+        for path, (t, d_in, d_out) in _positions(model, layers, example).items():
+            if f"{path}.weight" in chosen and t * t * (d_in + d_out) * pairs < t * d_in * d_out + d_in * d_out * pairs:
+                ghosts.add(path)
+                floats += t * (d_in + d_out) - d_in * d_out
+    return Plan(layers, ghosts, others, floats)
+
+
+def _dense_conv(m: nn.Module) -> bool:
+    return isinstance(m, nn.Conv2d) and m.groups == 1 and m.weight[0, 0].numel() > 1
+
+
+def _linear(m: nn.Module) -> bool:
+    """``nn.Linear`` or timm's ``Linear`` (the same map; not e.g. attention's projection, which
+    ``nn.MultiheadAttention`` applies without calling it)."""
+    from timm.layers import Linear
+
+    return type(m) in (nn.Linear, Linear)
+
+
+def _batch_norm(m: nn.Module) -> bool:
+    """An eval-mode 2-d batch norm with running statistics: plain, or timm's BatchNormAct2d (batch
+    norm, then ``drop`` and ``act``)."""
+    from timm.layers import BatchNormAct2d
+
+    kind = type(m) is nn.BatchNorm2d or type(m) is BatchNormAct2d
+    return kind and not m.training and m.running_mean is not None and m.running_var is not None
+
+
+def _positions(model: nn.Module, layers: dict[str, nn.Module], example: Tensor) -> dict[str, tuple[int, int, int]]:
+    """(T, D_in, D_out) of every Linear and one-group Conv2d in ``layers`` for one input ``example``."""
+    found: dict[str, tuple[int, int, int]] = {}
+
+    def keep(path: str):
+        def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+            if isinstance(module, nn.Conv2d):
+                t, d_in = output.shape[2] * output.shape[3], module.weight[0].numel()
+            else:
+                t, d_in = inputs[0][0].numel() // inputs[0].shape[-1], inputs[0].shape[-1]
+            found[path] = (found.get(path, (0,))[0] + t, d_in, module.weight.shape[0])
+        return hook
+
+    linear = {p: m for p, m in layers.items() if _linear(m) or (type(m) is nn.Conv2d and m.groups == 1)}
+    handles = [m.register_forward_hook(keep(p)) for p, m in linear.items()]
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for h in handles:
+            h.remove()
+    return found
+
+
+def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor,
+                    how: Plan) -> tuple[Iterator[tuple[int, Tensor | Factors]], Tensor]:
+    """The per-sample gradients of :func:`per_sample_gradients` one parameter at a time, as
+    (offset in the flattened vector, (B, size) gradients or the :class:`Factors` of a ghost
+    layer's weight), made as they are consumed (a layer's per-sample weight gradients are freed
+    before the next layer's are made), and the logits."""
+    offsets, at = {}, 0
+    params = dict(model.named_parameters())
+    for n in names:
+        offsets[n], at = at, at + params[n].numel()
+    calls, logits = _layer_pass(model, how.layers, x, y) if how.layers else ({}, None)
+    rest: dict[str, Tensor] = {}
+    if how.others or logits is None:
+        rest, logits = _vmap_gradients(model, how.others, x, y)
+
+    def blocks() -> Iterator[tuple[int, Tensor | Factors]]:
+        for n in how.others:
+            yield offsets[n], rest.pop(n).reshape(len(x), -1)
+        for path, pairs in calls.items():
+            module = how.layers[path]
+            parts = [_parts(module, a, got[0] if got else None, path in how.ghost) for a, got in pairs]
+            pairs.clear()
+            for k, kind in enumerate(("weight", "bias")):
+                if f"{path}.{kind}" not in offsets:
+                    continue
+                if isinstance(parts[0][k], Factors):
+                    value = Factors(torch.cat([p[k].a for p in parts], 1), torch.cat([p[k].d for p in parts], 1))
+                else:
+                    value = parts[0][k]
+                    for p in parts[1:]:
+                        value = value + p[k]
+                    value = value.reshape(len(x), -1)
+                yield offsets[f"{path}.{kind}"], value
+
+    return blocks(), logits
 
 
 def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Tensor) -> tuple[dict[str, list], Tensor]:
     """One batched forward and backward: per layer, the (input, [output gradient]) of each call, and the logits.
 
     A layer's output gradient is taken by a tensor hook registered when the output is made, so an
-    in-place operation on the output afterwards (``ReLU(inplace=True)``) does not change it.
+    in-place operation on the output afterwards (``ReLU(inplace=True)``) does not change it; for a
+    BatchNormAct2d, on the batch norm's output (the input of its ``act``).
     """
     calls: dict[str, list[tuple[Tensor, list[Tensor]]]] = {path: [] for path in layers}
 
@@ -155,9 +284,28 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
             output.register_hook(got.append)
         return hook
 
+    def keep_act(path: str):
+        def hook(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
+            got: list[Tensor] = []
+            calls[path].append((stash.pop(path), got))
+            inputs[0].register_hook(got.append)
+        return hook
+
+    stash: dict[str, Tensor] = {}
+
+    def keep_input(path: str):
+        def hook(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
+            stash[path] = inputs[0].detach()
+        return hook
+
     weights = [module.weight for module in layers.values()]
     trainable = [w.requires_grad for w in weights]
-    handles = [module.register_forward_hook(keep(path)) for path, module in layers.items()]
+    handles = []
+    for path, module in layers.items():
+        if not isinstance(module, nn.BatchNorm2d) or type(module) is nn.BatchNorm2d:
+            handles.append(module.register_forward_hook(keep(path)))
+        else:  # BatchNormAct2d
+            handles += [module.register_forward_pre_hook(keep_input(path)), module.act.register_forward_pre_hook(keep_act(path))]
     try:
         for w in weights:
             w.requires_grad_(True)
@@ -173,21 +321,27 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
     return calls, logits.detach()
 
 
-def _out_shape(module: nn.Module, a: Tensor) -> torch.Size:
-    with torch.no_grad():
-        return module(a[:1]).shape[1:]
+def _parts(module: nn.Module, a: Tensor, g: Tensor | None, ghost: bool) -> tuple[Tensor | Factors, Tensor]:
+    """Per-sample (weight, bias) gradients of one call of a layer with input ``a`` and output gradient ``g``."""
+    if g is None:  # the output did not reach the loss
+        with torch.no_grad():
+            g = torch.zeros_like(module(a))
+    if isinstance(module, nn.Linear):
+        a, g = a.reshape(len(a), -1, a.shape[-1]), g.reshape(len(g), -1, g.shape[-1])
+        return (Factors(a, g) if ghost else torch.bmm(g.transpose(1, 2), a)), g.sum(1)
+    if isinstance(module, nn.Conv2d):
+        return _conv_parts(module, a, g, ghost)
+    xhat = (a - module.running_mean[:, None, None]) * torch.rsqrt(module.running_var + module.eps)[:, None, None]
+    return (g * xhat).sum((2, 3)), g.sum((2, 3))
 
 
-def _linear_parts(a: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-sample (weight, bias) gradients of a linear layer with input ``a`` (B, ..., in) and output gradient ``g``."""
-    a, g = a.reshape(len(a), -1, a.shape[-1]), g.reshape(len(g), -1, g.shape[-1])
-    return torch.bmm(g.transpose(1, 2), a), g.sum(1)
-
-
-def _conv_parts(conv: nn.Conv2d, a: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
+def _conv_parts(conv: nn.Conv2d, a: Tensor, g: Tensor, ghost: bool) -> tuple[Tensor | Factors, Tensor]:
     """Per-sample (weight, bias) gradients of a 2-d convolution: output gradient times the unfolded input."""
     b, groups = len(a), conv.groups
     cols = F.unfold(a, conv.kernel_size, dilation=conv.dilation, padding=conv.padding, stride=conv.stride)
+    if ghost:  # one group
+        g = g.reshape(b, g.shape[1], -1)
+        return Factors(cols.transpose(1, 2), g.transpose(1, 2)), g.sum(-1)
     cols = cols.reshape(b, groups, -1, cols.shape[-1])  # (B, G, C/G kh kw, L)
     g = g.reshape(b, groups, -1, cols.shape[-1])  # (B, G, O/G, L)
     weight = torch.einsum("bgol,bgil->bgoi", g, cols).reshape(b, *conv.weight.shape)

@@ -29,9 +29,10 @@ from torch import Tensor, nn
 
 from xaisim.examples.gradients import (
     CountSketch,
+    Factors,
     gradient_blocks,
     parameter_count,
-    per_sample_gradients,
+    plan,
     select_parameters,
 )
 
@@ -65,25 +66,28 @@ class Result:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _reference_products(blocks: Iterable[tuple[int, Tensor]], gx: Tensor, full: Tensor | None,
-                        sketch: CountSketch | None, b: int) -> dict[str, Tensor]:
+Blocks = list[tuple[int, "Tensor | Factors"]]
+
+
+def _reference_products(blocks: Iterable[tuple[int, Tensor | Factors]], gx: Blocks | Tensor, full: Blocks | None,
+                        sketch: CountSketch | None, b: int, device: torch.device) -> dict[str, Tensor]:
     """From a reference chunk's gradient blocks (:func:`~xaisim.examples.gradients.gradient_blocks`),
     parameter by parameter (the chunk's (B, P) gradients are never put together): the dot products
-    with the explained gradients ``gx`` (sketched with ``sketch``), the squared norms and the exact
-    dot products with ``full``. float32 products, float64 sums."""
-    dot = torch.zeros(len(gx), b, dtype=torch.float64, device=gx.device)
-    sq = torch.zeros(b, dtype=torch.float64, device=gx.device)
-    exact = torch.zeros(0 if full is None else len(full), b, dtype=torch.float64, device=gx.device)
-    sketched = torch.zeros(b, sketch.dim, dtype=gx.dtype, device=gx.device) if sketch is not None else None
-    for offset, g in blocks:
-        cols = slice(offset, offset + g.shape[1])
-        sq += _sq_norms(g)
+    with the explained gradients ``gx`` (the same blocks, or their sketch (N, d) with ``sketch``),
+    the squared norms and the exact dot products with ``full`` (blocks). float32 products, float64 sums."""
+    n = gx.shape[0] if isinstance(gx, Tensor) else gx[0][1].shape[0]
+    dot = torch.zeros(n, b, dtype=torch.float64, device=device)
+    sq = torch.zeros(b, dtype=torch.float64, device=device)
+    exact = torch.zeros(0 if full is None else len(full[0][1]), b, dtype=torch.float64, device=device)
+    sketched = torch.zeros(b, sketch.dim, dtype=gx.dtype, device=device) if sketch is not None else None
+    for k, (offset, g) in enumerate(blocks):
+        sq += _sq(g)
         if full is not None:
-            exact += _dots(full[:, cols], g)
+            exact += _dots(full[k][1], g)
         if sketched is not None:
             sketch.add(sketched, g, offset)
         else:
-            dot += _dots(gx[:, cols], g)
+            dot += _dot(gx[k][1], g)
     if sketched is not None:
         dot = _dots(gx, sketched)
     return {"dot": dot.cpu(), "sq": sq.cpu(), "exact": exact.cpu()}
@@ -106,6 +110,35 @@ def _sq_norms(g: Tensor) -> Tensor:
     out = torch.zeros(len(g), dtype=torch.float64, device=g.device)
     for start in range(0, g.shape[1], BLOCK):
         out += g[:, start : start + BLOCK].square().sum(1).double()
+    return out
+
+
+def _sq(g: Tensor | Factors) -> Tensor:
+    return g.sq_norms() if isinstance(g, Factors) else _sq_norms(g)
+
+
+def _dot(a: Tensor | Factors, b: Tensor | Factors) -> Tensor:
+    return a.dots(b) if isinstance(a, Factors) else _dots(a, b)
+
+
+def _join(parts: list[Blocks]) -> Blocks:
+    """Blocks of consecutive batches joined into the blocks of them all."""
+    if len(parts) == 1:
+        return parts[0]
+    out: Blocks = []
+    for items in zip(*parts):
+        blocks = [g for _, g in items]
+        if isinstance(blocks[0], Factors):
+            out.append((items[0][0], Factors(torch.cat([g.a for g in blocks]), torch.cat([g.d for g in blocks]))))
+        else:
+            out.append((items[0][0], torch.cat(blocks)))
+    return out
+
+
+def _sketched(sketch: CountSketch, blocks: Blocks, b: int, device: torch.device) -> Tensor:
+    out = torch.zeros(b, sketch.dim, device=device)
+    for offset, g in blocks:
+        sketch.add(out, g, offset)
     return out
 
 
@@ -134,10 +167,12 @@ def gradient_similarity_scores(
     n_params = parameter_count(model, names)
     device = explained.device
     n = len(explained)
+    # inner products per gradient: with every other side's and its own (the norm)
+    how = plan(model, names, explained[:1], pairs=n * n_reference / (n + n_reference) + 1, ghost=not projection_dim)
     half = memory_mb * 2**20 / 2
-    chunk = max(1, int(half // (4 * n_params)))  # full gradients per batched pass
+    chunk = max(1, int(half // (4 * how.floats)))  # gradients (ghost layers: factors) per batched pass
     sketch = CountSketch(n_params, projection_dim, seed, device) if projection_dim else None
-    group = n if sketch else max(1, min(n, int(half // (4 * n_params))))
+    group = n if sketch else max(1, min(n, chunk))
     n_check = min(4, n, int(half / 2 // (4 * n_params))) if sketch else 0
 
     dot = torch.empty(n, n_reference, dtype=torch.float64)
@@ -147,21 +182,23 @@ def gradient_similarity_scores(
     exact_dot = torch.empty(n_check, n_reference, dtype=torch.float64)
     groups = _rows(0, n, group)
     for first, rows in enumerate(groups):
-        parts, check = [], []
+        parts: list[Any] = []
+        check: list[Blocks] = []
         for sub in _rows(rows.start, rows.stop, chunk):
-            g, _ = per_sample_gradients(model, names, explained[sub], explained_targets[sub].to(device))
-            sq_x[sub] = _sq_norms(g).cpu()
+            blocks, _ = gradient_blocks(model, names, explained[sub], explained_targets[sub].to(device), how)
+            got = list(blocks)
+            sq_x[sub] = sum(_sq(g) for _, g in got).cpu()
             if sub.start < n_check:
-                check.append(g[: n_check - sub.start])
-            parts.append(sketch(g) if sketch is not None else g)
-        gx = torch.cat(parts)
-        full = torch.cat(check) if check else None
+                check.append([(offset, g[: n_check - sub.start]) for offset, g in got])
+            parts.append(_sketched(sketch, got, sub.stop - sub.start, device) if sketch is not None else got)
+        gx = torch.cat(parts) if sketch is not None else _join(parts)
+        full = _join(check) if check else None
         start = 0
         for xr, yr in reference():
             for sub in _rows(0, len(xr), chunk):
                 cols = slice(start + sub.start, start + sub.stop)
-                blocks, logits = gradient_blocks(model, names, xr[sub].to(device), yr[sub].to(device))
-                got = _reference_products(blocks, gx, full if first == 0 else None, sketch, sub.stop - sub.start)
+                blocks, logits = gradient_blocks(model, names, xr[sub].to(device), yr[sub].to(device), how)
+                got = _reference_products(blocks, gx, full if first == 0 else None, sketch, sub.stop - sub.start, device)
                 dot[rows, cols] = got["dot"]
                 if first == 0:
                     sq_ref[cols] = got["sq"]
@@ -173,7 +210,8 @@ def gradient_similarity_scores(
             raise ValueError(f"the reference batches gave {start} images, expected {n_reference}")
     # with a projection, only the dot products are approximate: the kernels use the exact norms
     scores = kernel_scores(kernel, dot, sq_x, sq_ref)
-    meta: dict[str, Any] = {"memory_mb": memory_mb, "chunk": chunk, "group": group, "passes": len(groups)}
+    meta: dict[str, Any] = {"memory_mb": memory_mb, "chunk": chunk, "group": group, "passes": len(groups),
+                            "path": how.path, "ghost_layers": sorted(how.ghost)}
     if sketch is not None:
         meta["projection"] = {"kind": "count_sketch", "dim": projection_dim, "check_images": n_check}
         if n_check:
