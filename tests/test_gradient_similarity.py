@@ -11,7 +11,7 @@ import yaml
 
 from xaisim import models
 from xaisim.config import ConfigError, check
-from xaisim.examples import gradients, report
+from xaisim.examples import gradients, report, similarity
 from xaisim.examples.compute import explain_examples
 from xaisim.examples.gradients import CountSketch, select_parameters
 from xaisim.examples.similarity import gradient_similarity_scores
@@ -83,29 +83,87 @@ def test_scores_equal_a_per_sample_backward_loop(setup, loop, kernel):
     assert all(p.grad is None for p in model.parameters())  # no .grad touched
 
 
-@pytest.mark.parametrize("arch, share, batched", [("resnet10t", 0.5, True), ("resnet10t", 1.1, False),
-                                                   ("convnext_atto", 0.0, True)])
-def test_both_per_sample_gradient_paths_equal_the_loop(monkeypatch, arch, share, batched):
-    """Dense convolutions (ResNet, with in-place ReLUs) take the batched-layer path, the rest vmap;
-    ``DENSE_CONV_SHARE`` forces either path (ConvNeXt: depthwise convolutions, Linear on NHWC maps)."""
-    torch.manual_seed(0)
-    model = timm.create_model(arch, num_classes=3).eval()
+VIT = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2, "class_token": False,
+       "global_pool": "avg"}  # a ViT-style Linear stack: 16 tokens
+ARCHS = {"resnet10t": {}, "test_efficientnet": {}, "convnext_atto": {}, "vit_tiny_patch16_224": VIT}
+
+
+def every_ghost(how, model):
+    """``how`` with every Linear and one-group Conv2d weight left as factors."""
+    how.ghost = set(how.shapes)
+    return how
+
+
+@pytest.fixture(scope="module")
+def nets():
+    """Per architecture: the model, 3 images, targets and the loop's gradients."""
+    out = {}
+    for arch, kwargs in ARCHS.items():
+        torch.manual_seed(0)
+        model = timm.create_model(arch, num_classes=3, **kwargs).eval()
+        x, y = torch.randn(3, 3, 32, 32), torch.tensor([0, 2, 1])
+        out[arch] = model, x, y, loop_gradients(model, x, y)
+    return out
+
+
+@pytest.mark.parametrize("way", ["vmap", "layers", "ghost"])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_per_sample_gradient_path_equals_the_loop(nets, monkeypatch, arch, way):
+    """vmap; the layer pass (ResNet with in-place ReLUs, BatchNormAct2d, ConvNeXt's LayerNorm2d and
+    layer scale, a ViT's LayerNorm and Linear beside vmap for its position embedding); and the
+    ghost factors of every Linear/Conv2d weight, materialised and in inner products."""
+    model, x, y, expected = nets[arch]
     names = [n for n, _ in model.named_parameters()]
-    monkeypatch.setattr(gradients, "DENSE_CONV_SHARE", share)
-    assert bool(gradients._product_layers(model, names)) == batched
-    x, y = torch.randn(3, 3, 32, 32), torch.tensor([0, 2, 1])
-    got, logits = gradients.per_sample_gradients(model, names, x, y)
-    expected = loop_gradients(model, x, y)
+    monkeypatch.setattr(gradients, "DENSE_CONV_SHARE", -1.0)  # the ViT's layers too
+    how = gradients.plan(model, names, x[:1])
+    assert how.layers and not how.ghost and bool(how.others) == (arch == "vit_tiny_patch16_224")
+    if way == "vmap":
+        how = gradients.Plan({}, set(), names, 0)
+    if way == "ghost":
+        how = every_ghost(how, model)
+    got, logits = gradients.per_sample_gradients(model, names, x, y, how)
     assert (got.double() - expected).abs().max() <= 1e-5 * expected.abs().max()
     assert torch.allclose(logits, model(x), atol=1e-5)
     assert all(p.grad is None for p in model.parameters()) and all(p.requires_grad for p in model.parameters())
+    if way == "ghost":
+        blocks, _ = gradients.gradient_blocks(model, names, x, y, how)
+        factors = [g for _, g in blocks if isinstance(g, gradients.Factors)]
+        assert len(factors) == len(how.ghost)
+        for f in factors:
+            g = f.materialise().double()
+            assert torch.allclose(f.sq_norms(), g.square().sum(1), rtol=1e-5)
+            assert torch.allclose(f.dots(gradients.Factors(f.a[:2], f.d[:2])), g @ g[:2].T, rtol=1e-4, atol=1e-6 * g.square().sum(1).max())
+
+
+@pytest.mark.parametrize("arch, prefixes", [("resnet10t", []), ("resnet10t", ["layer4", "fc"]),
+                                            ("vit_tiny_patch16_224", []), ("vit_tiny_patch16_224", ["blocks.1", "head"])])
+def test_ghost_scores_equal_the_loop_chunked_or_not(monkeypatch, arch, prefixes):
+    """Every Linear/Conv2d weight as ghost factors (the ViT's beside vmap), a parameter subset, and
+    reference gradients in chunks (memory for 2 images' blocks) against the unchunked scores."""
+    torch.manual_seed(0)
+    model = timm.create_model(arch, num_classes=3, **ARCHS[arch]).eval()
+    real = gradients.plan
+    monkeypatch.setattr(gradients, "DENSE_CONV_SHARE", -1.0)
+    monkeypatch.setattr(similarity, "plan", lambda *args, **kwargs: every_ghost(real(*args, **kwargs), model))
+    x, xr = torch.randn(3, 3, 32, 32), torch.randn(5, 3, 32, 32)
+    y, yr = torch.tensor([0, 1, 2]), torch.arange(5) % 3
+    names = select_parameters(model, prefixes)
+    expected = alibi_kernel("grad_cos", loop_gradients(model, x, y, names), loop_gradients(model, xr, yr, names))
+    whole = gradient_similarity_scores(model, x, y, batches(xr, yr), len(xr), kernel="grad_cos", prefixes=prefixes)
+    assert whole.meta["ghost_layers"] and whole.meta["passes"] == 1
+    assert (whole.scores - expected).abs().max() <= 1e-5 * expected.abs().max()
+    tight = 4 * whole.meta["values_per_image"] * 2 * 2 / 2**20
+    small = gradient_similarity_scores(model, x, y, batches(xr, yr, 3), len(xr), kernel="grad_cos", prefixes=prefixes,
+                                       memory_mb=tight)
+    assert small.meta["passes"] == 2 and small.meta["chunk"] == 2
+    assert (small.scores - whole.scores).abs().max() <= 1e-5 * whole.scores.abs().max()
 
 
 def test_chunked_multi_pass_scores_equal_the_single_pass(setup):
     model, x, y, xr, yr = setup
     whole = gradient_similarity_scores(model, x, y, batches(xr, yr), len(xr), kernel="grad_cos")
-    n_params = sum(p.numel() for p in model.parameters())
-    tight = 4 * n_params * 2 * 2 / 2**20  # room for 2 gradients per half: groups of 2, chunks of 2
+    assert whole.meta["values_per_image"] < sum(p.numel() for p in model.parameters())  # ghost layers' factors
+    tight = 4 * whole.meta["values_per_image"] * 2 * 2 / 2**20  # room for 2 gradients per half: groups of 2, chunks of 2
     small = gradient_similarity_scores(model, x, y, batches(xr, yr, 3), len(xr), kernel="grad_cos", memory_mb=tight)
     assert small.meta["passes"] == 3 and small.meta["chunk"] == 2
     assert (small.scores - whole.scores).abs().max() <= 1e-5 * whole.scores.abs().max()

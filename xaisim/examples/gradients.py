@@ -6,23 +6,28 @@ projection.
 from ``zero_grad``/``backward`` on a batch of one, in eval mode); ``gradient_blocks`` gives it one
 parameter at a time, so that a consumer (the kernels) never holds a batch's whole (B, P) gradients.
 
-- By default: ``vmap(grad(loss))`` over ``functional_call`` (torch.func), one batched pass.
-- When most chosen parameters are weights of dense convolutions (``nn.Conv2d``, one group, a
-  kernel larger than 1x1; e.g. ResNets): torch.func turns a convolution's weight gradient into a
-  grouped convolution with one group per sample, which on a CPU costs about as much as alibi's
-  loop. Then the weights and biases of every ``nn.Linear`` and ``nn.Conv2d`` layer come from one
-  ordinary batched forward and backward (summed loss; in eval mode the samples do not interact)
-  that records each layer's input and output gradient: the per-sample weight gradient is their
-  product (for a convolution, of the output gradient and the unfolded input), as Opacus and
-  PyTorch's ExpandedWeights compute it. The other parameters (norm layers, tokens; few values)
-  still come from ``vmap(grad)``, w.r.t. those parameters only.
+:func:`plan` chooses, per model and parameter subset, how each parameter's gradients are made:
+
+- From one ordinary batched forward and backward (summed loss; in eval mode the samples do not
+  interact) that records each supported layer's input and output gradient (Linear, Conv2d, batch
+  and layer norms, ConvNeXt's layer scale; :func:`_kind`): a linear map's per-sample weight
+  gradient is their product (for a convolution, of the output gradient and the unfolded input), as
+  Opacus and PyTorch's ExpandedWeights compute it; a norm's, the output gradient times the
+  normalised input. Taken when it covers every chosen parameter (ResNets, MobileNets,
+  EfficientNets, ConvNeXts), or, beside ``vmap`` for the rest, when dense convolutions hold most
+  of them (torch.func turns a convolution's weight gradient into a grouped convolution with one
+  group per sample, which on a CPU costs about as much as alibi's loop).
+- Otherwise (e.g. a ViT's position embedding): ``vmap(grad(loss))`` over ``functional_call``.
+- A Linear or one-group Conv2d weight whose gradients only enter inner products may stay
+  unmaterialised (:class:`Factors`: inputs and output gradients, "ghost" inner products) where
+  that is cheaper: late, small-grid layers and classifier heads.
 
 No ``.grad`` of the model is touched.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 import torch
@@ -74,13 +79,15 @@ def parameter_count(model: nn.Module, names: Sequence[str]) -> int:
     return sum(params[n].numel() for n in names)
 
 
-def per_sample_gradients(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+def per_sample_gradients(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor,
+                         how: Plan | None = None) -> tuple[Tensor, Tensor]:
     """Flattened per-sample gradients (B, P) of the cross-entropy loss w.r.t. parameters ``names``
-    (in that order) and the logits (B, K). ``model`` should be in eval mode."""
-    blocks, logits = gradient_blocks(model, names, x, y, plan(model, names, x[:1]))
+    (in that order) and the logits (B, K), made as ``how`` says (default :func:`plan`; ghost
+    layers' factors materialised). ``model`` should be in eval mode."""
+    blocks, logits = gradient_blocks(model, names, x, y, how or plan(model, names, x[:1]))
     out = torch.empty(len(x), parameter_count(model, names), dtype=x.dtype, device=x.device)
     for offset, g in blocks:
-        out[:, offset : offset + g.shape[1]] = g
+        out[:, offset : offset + g.shape[1]] = g.materialise() if isinstance(g, Factors) else g
     return out, logits
 
 
@@ -119,13 +126,19 @@ class Factors:
 class Plan:
     """How :func:`gradient_blocks` makes each chosen parameter's per-sample gradients: ``layers``
     (module path: module) from one batched forward and backward, the weights of those in ``ghost``
-    left as :class:`Factors`, the parameters ``others`` from ``vmap(grad)``; ``floats`` per sample
-    of the blocks made (factors counted by their size)."""
+    left as :class:`Factors`, the parameters ``others`` from ``vmap(grad)``; ``size`` values per
+    sample, ``shapes`` the (T, D_in, D_out) of the Linear and one-group Conv2d layers."""
 
     layers: dict[str, nn.Module]
     ghost: set[str]
     others: list[str]
-    floats: int
+    size: int
+    shapes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    @property
+    def floats(self) -> int:
+        """Values per sample of the blocks made (ghost weights counted by their factors' size)."""
+        return self.size + sum(t * (i + o) - i * o for path, (t, i, o) in self.shapes.items() if path in self.ghost)
 
     @property
     def path(self) -> str:
@@ -167,44 +180,58 @@ def plan(model: nn.Module, names: Sequence[str], example: Tensor, pairs: float =
         own = dict(module.named_parameters(recurse=False))
         if not own or not {f"{path}.{k}" for k in own} & chosen or any(uses[id(p)] > 1 for p in own.values()):
             continue
-        conv_ok = type(module) is nn.Conv2d and module.padding_mode == "zeros" and not isinstance(module.padding, str)
-        if _linear(module) or conv_ok or _batch_norm(module):
+        if _kind(module):
             layers[path] = module
     params = dict(model.named_parameters())
     covered = {f"{path}.{k}" for path, m in layers.items() for k, _ in m.named_parameters(recurse=False)}
     others = [n for n in names if n not in covered]
     dense = sum(m.weight.numel() for path, m in layers.items()
                 if _dense_conv(m) and f"{path}.weight" in chosen)
-    if others and dense <= DENSE_CONV_SHARE * sum(params[n].numel() for n in names):
-        return Plan({}, set(), list(names), sum(params[n].numel() for n in names))
-    ghosts, floats = set(), sum(params[n].numel() for n in names)
-    if ghost and pairs > 0:
-        for path, (t, d_in, d_out) in _positions(model, layers, example).items():
-            if f"{path}.weight" in chosen and t * t * (d_in + d_out) * pairs < t * d_in * d_out + d_in * d_out * pairs:
-                ghosts.add(path)
-                floats += t * (d_in + d_out) - d_in * d_out
-    return Plan(layers, ghosts, others, floats)
+    size = sum(params[n].numel() for n in names)
+    if others and dense <= DENSE_CONV_SHARE * size:
+        return Plan({}, set(), list(names), size)
+    shapes = {path: tio for path, tio in _positions(model, layers, example).items() if f"{path}.weight" in chosen}
+    ghosts = {path for path, (t, i, o) in shapes.items() if ghost and pairs > 0 and t * t * (i + o) * pairs < t * i * o + i * o * pairs}
+    return Plan(layers, ghosts, others, size, shapes)
 
 
 def _dense_conv(m: nn.Module) -> bool:
     return isinstance(m, nn.Conv2d) and m.groups == 1 and m.weight[0, 0].numel() > 1
 
 
-def _linear(m: nn.Module) -> bool:
-    """``nn.Linear`` or timm's ``Linear`` (the same map; not e.g. attention's projection, which
-    ``nn.MultiheadAttention`` applies without calling it)."""
-    from timm.layers import Linear
+def _kind(m: nn.Module) -> str | None:
+    """How the layer pass gets a module's own parameters' per-sample gradients, if it can (exact
+    types: a subclass may compute something else, e.g. attention's ``NonDynamicallyQuantizableLinear``
+    is applied without being called):
 
-    return type(m) in (nn.Linear, Linear)
+    - ``linear``: ``nn.Linear``, timm's ``Linear``; ``conv``: ``nn.Conv2d`` with zero padding given as numbers;
+    - ``batch_norm``: eval-mode ``nn.BatchNorm2d`` with running statistics; ``batch_norm_act``: timm's
+      ``BatchNormAct2d`` alike (batch norm, then ``drop`` and ``act``);
+    - ``layer_norm``: ``nn.LayerNorm``, timm's ``LayerNorm``; ``layer_norm_2d``: timm's ``LayerNorm2d`` (channels of NCHW);
+    - ``layer_scale``: the ``gamma`` of timm's ``ConvNeXtBlock`` (``mlp`` output times gamma, then ``drop_path``).
+    """
+    from timm.layers import BatchNormAct2d, LayerNorm, LayerNorm2d, Linear
+    from timm.models.convnext import ConvNeXtBlock
+
+    t = type(m)
+    if t in (nn.Linear, Linear):
+        return "linear"
+    if t is nn.Conv2d:
+        return "conv" if m.padding_mode == "zeros" and not isinstance(m.padding, str) else None
+    if t in (nn.BatchNorm2d, BatchNormAct2d):
+        ok = not m.training and m.running_mean is not None and m.running_var is not None
+        return None if not ok else "batch_norm" if t is nn.BatchNorm2d else "batch_norm_act"
+    if t in (nn.LayerNorm, LayerNorm):
+        return "layer_norm"
+    if t is LayerNorm2d:
+        return "layer_norm_2d"
+    if t is ConvNeXtBlock and m.gamma is not None:
+        return "layer_scale"
+    return None
 
 
-def _batch_norm(m: nn.Module) -> bool:
-    """An eval-mode 2-d batch norm with running statistics: plain, or timm's BatchNormAct2d (batch
-    norm, then ``drop`` and ``act``)."""
-    from timm.layers import BatchNormAct2d
-
-    kind = type(m) is nn.BatchNorm2d or type(m) is BatchNormAct2d
-    return kind and not m.training and m.running_mean is not None and m.running_var is not None
+def _dense_conv(m: nn.Module) -> bool:
+    return isinstance(m, nn.Conv2d) and m.groups == 1 and m.weight[0, 0].numel() > 1
 
 
 def _positions(model: nn.Module, layers: dict[str, nn.Module], example: Tensor) -> dict[str, tuple[int, int, int]]:
@@ -220,7 +247,7 @@ def _positions(model: nn.Module, layers: dict[str, nn.Module], example: Tensor) 
             found[path] = (found.get(path, (0,))[0] + t, d_in, module.weight.shape[0])
         return hook
 
-    linear = {p: m for p, m in layers.items() if _linear(m) or (type(m) is nn.Conv2d and m.groups == 1)}
+    linear = {p: m for p, m in layers.items() if _kind(m) == "linear" or (_kind(m) == "conv" and m.groups == 1)}
     handles = [m.register_forward_hook(keep(p)) for p, m in linear.items()]
     try:
         with torch.no_grad():
@@ -253,8 +280,8 @@ def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor
             module = how.layers[path]
             parts = [_parts(module, a, got[0] if got else None, path in how.ghost) for a, got in pairs]
             pairs.clear()
-            for k, kind in enumerate(("weight", "bias")):
-                if f"{path}.{kind}" not in offsets:
+            for k, (name, _) in enumerate(module.named_parameters(recurse=False)):
+                if f"{path}.{name}" not in offsets:
                     continue
                 if isinstance(parts[0][k], Factors):
                     value = Factors(torch.cat([p[k].a for p in parts], 1), torch.cat([p[k].d for p in parts], 1))
@@ -263,7 +290,7 @@ def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor
                     for p in parts[1:]:
                         value = value + p[k]
                     value = value.reshape(len(x), -1)
-                yield offsets[f"{path}.{kind}"], value
+                yield offsets[f"{path}.{name}"], value
 
     return blocks(), logits
 
@@ -284,28 +311,34 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
             output.register_hook(got.append)
         return hook
 
-    def keep_act(path: str):
+    stash: dict[str, Tensor] = {}
+
+    def keep_input(path: str, permute: bool = False):
+        def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor | None = None) -> None:
+            z = inputs[0] if output is None else output  # a pre-hook's input, or a forward hook's output
+            stash[path] = (z.permute(0, 3, 1, 2) if permute else z).detach()
+        return hook
+
+    def keep_grad(path: str):
         def hook(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
             got: list[Tensor] = []
             calls[path].append((stash.pop(path), got))
             inputs[0].register_hook(got.append)
         return hook
 
-    stash: dict[str, Tensor] = {}
-
-    def keep_input(path: str):
-        def hook(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
-            stash[path] = inputs[0].detach()
-        return hook
-
-    weights = [module.weight for module in layers.values()]
+    weights = [p for module in layers.values() for p in module.parameters(recurse=False)]
     trainable = [w.requires_grad for w in weights]
     handles = []
     for path, module in layers.items():
-        if not isinstance(module, nn.BatchNorm2d) or type(module) is nn.BatchNorm2d:
+        kind = _kind(module)
+        if kind == "batch_norm_act":  # the batch norm's output is the input of its act
+            handles += [module.register_forward_pre_hook(keep_input(path)),
+                        module.act.register_forward_pre_hook(keep_grad(path))]
+        elif kind == "layer_scale":  # gamma multiplies the mlp's output; the product enters drop_path
+            handles += [module.mlp.register_forward_hook(keep_input(path, permute=not module.use_conv_mlp)),
+                        module.drop_path.register_forward_pre_hook(keep_grad(path))]
+        else:
             handles.append(module.register_forward_hook(keep(path)))
-        else:  # BatchNormAct2d
-            handles += [module.register_forward_pre_hook(keep_input(path)), module.act.register_forward_pre_hook(keep_act(path))]
     try:
         for w in weights:
             w.requires_grad_(True)
@@ -321,18 +354,29 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
     return calls, logits.detach()
 
 
-def _parts(module: nn.Module, a: Tensor, g: Tensor | None, ghost: bool) -> tuple[Tensor | Factors, Tensor]:
-    """Per-sample (weight, bias) gradients of one call of a layer with input ``a`` and output gradient ``g``."""
+def _parts(module: nn.Module, a: Tensor, g: Tensor | None, ghost: bool) -> tuple[Tensor | Factors, ...]:
+    """Per-sample gradients of the module's own parameters (in their order) from one call with
+    input ``a`` (for a layer scale: the scaled value) and output gradient ``g``."""
+    kind = _kind(module)
     if g is None:  # the output did not reach the loss
         with torch.no_grad():
-            g = torch.zeros_like(module(a))
-    if isinstance(module, nn.Linear):
+            g = torch.zeros_like(a if kind in ("batch_norm_act", "layer_scale") else module(a))
+    if kind == "linear":
         a, g = a.reshape(len(a), -1, a.shape[-1]), g.reshape(len(g), -1, g.shape[-1])
         return (Factors(a, g) if ghost else torch.bmm(g.transpose(1, 2), a)), g.sum(1)
-    if isinstance(module, nn.Conv2d):
+    if kind == "conv":
         return _conv_parts(module, a, g, ghost)
-    xhat = (a - module.running_mean[:, None, None]) * torch.rsqrt(module.running_var + module.eps)[:, None, None]
-    return (g * xhat).sum((2, 3)), g.sum((2, 3))
+    if kind == "layer_scale":
+        return ((g * a).sum((2, 3)),)
+    if kind in ("batch_norm", "batch_norm_act"):
+        xhat = (a - module.running_mean[:, None, None]) * torch.rsqrt(module.running_var + module.eps)[:, None, None]
+        return (g * xhat).sum((2, 3)), g.sum((2, 3))
+    if kind == "layer_norm_2d":
+        a, g = a.permute(0, 2, 3, 1), g.permute(0, 2, 3, 1)
+    shape = module.normalized_shape
+    xhat = F.layer_norm(a, shape, eps=module.eps).reshape(len(a), -1, *shape)
+    g = g.reshape(len(g), -1, *shape)
+    return ((g * xhat).sum(1), g.sum(1))[: 1 + (module.bias is not None)]
 
 
 def _conv_parts(conv: nn.Conv2d, a: Tensor, g: Tensor, ghost: bool) -> tuple[Tensor | Factors, Tensor]:

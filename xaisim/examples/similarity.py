@@ -7,14 +7,24 @@ training image's gradient ``h``:
 - ``grad_cos``:      ``<g, h> / (|g| |h| + eps)``
 - ``grad_asym_dot``: ``<g, h> / (|h|^2 + eps)`` (normalised by the training sample only)
 
-Memory: only ``memory_mb`` of gradient buffers are held at once. The explained images' gradients
-are kept in groups that fill half of it; the reference gradients stream past each group in chunks
-that fill the other half (a group that cannot hold every explained image costs another pass over
-the reference set). The activations of one chunk's batched backward come on top.
+Gradients come as blocks (:func:`~xaisim.examples.gradients.gradient_blocks`): a parameter's
+(B, size) per-sample gradients, or, for a layer the plan leaves unmaterialised ("ghost" layers,
+:func:`~xaisim.examples.gradients.plan`, with each gradient entering ``N R / (N + R) + 1`` inner
+products), its inputs and output gradients (:class:`~xaisim.examples.gradients.Factors`), whose
+inner products and norms are taken without making the gradient. Inner products: float32
+products, float64 sums.
+
+Memory: only ``memory_mb`` of gradient buffers (blocks; ghost layers counted by their factors'
+size) are held at once. The explained images' blocks are kept in groups that fill half of it; the
+reference blocks stream past each group in chunks that fill the other half (a group that cannot
+hold every explained image costs another pass over the reference set). The activations of one
+chunk's batched backward come on top.
 With ``projection_dim > 0`` every gradient is projected by a seeded count sketch
-(:class:`~xaisim.examples.gradients.CountSketch`) first: one pass, (N + R) x d floats; the exact
-scores of a few explained images (as many as a quarter of the budget holds, at most 4) are
-computed alongside from their full gradients and the projection's error against them reported.
+(:class:`~xaisim.examples.gradients.CountSketch`) first: one pass, (N + R) x d floats; the
+projection needs materialised gradients, so no layer stays ghost (a count sketch of a sum of outer
+products is not a function of the factors' sketches). The exact scores of a few explained images
+(as many as a quarter of the budget holds, at most 4) are computed alongside from their full
+gradients and the projection's error against them reported.
 """
 
 from __future__ import annotations
@@ -211,7 +221,7 @@ def gradient_similarity_scores(
     # with a projection, only the dot products are approximate: the kernels use the exact norms
     scores = kernel_scores(kernel, dot, sq_x, sq_ref)
     meta: dict[str, Any] = {"memory_mb": memory_mb, "chunk": chunk, "group": group, "passes": len(groups),
-                            "path": how.path, "ghost_layers": sorted(how.ghost)}
+                            "path": how.path, "ghost_layers": sorted(how.ghost), "values_per_image": how.floats}
     if sketch is not None:
         meta["projection"] = {"kind": "count_sketch", "dim": projection_dim, "check_images": n_check}
         if n_check:
