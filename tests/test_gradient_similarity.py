@@ -85,7 +85,9 @@ def test_scores_equal_a_per_sample_backward_loop(setup, loop, kernel):
 
 VIT = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2, "class_token": False,
        "global_pool": "avg"}  # a ViT-style Linear stack: 16 tokens
-ARCHS = {"resnet10t": {}, "test_efficientnet": {}, "convnext_atto": {}, "vit_tiny_patch16_224": VIT}
+ARCHS = {"resnet10t": ("resnet10t", {}), "test_efficientnet": ("test_efficientnet", {}),
+         "convnext_atto": ("convnext_atto", {}), "vit": ("vit_tiny_patch16_224", VIT),
+         "vit_tokens": ("vit_tiny_patch16_224", {**VIT, "class_token": True, "reg_tokens": 2, "global_pool": "token"})}
 
 
 def every_ghost(how, model):
@@ -98,11 +100,11 @@ def every_ghost(how, model):
 def nets():
     """Per architecture: the model, 3 images, targets and the loop's gradients."""
     out = {}
-    for arch, kwargs in ARCHS.items():
+    for name, (arch, kwargs) in ARCHS.items():
         torch.manual_seed(0)
         model = timm.create_model(arch, num_classes=3, **kwargs).eval()
         x, y = torch.randn(3, 3, 32, 32), torch.tensor([0, 2, 1])
-        out[arch] = model, x, y, loop_gradients(model, x, y)
+        out[name] = model, x, y, loop_gradients(model, x, y)
     return out
 
 
@@ -110,13 +112,12 @@ def nets():
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_per_sample_gradient_path_equals_the_loop(nets, monkeypatch, arch, way):
     """vmap; the layer pass (ResNet with in-place ReLUs, BatchNormAct2d, ConvNeXt's LayerNorm2d and
-    layer scale, a ViT's LayerNorm and Linear beside vmap for its position embedding); and the
+    layer scale, a ViT's LayerNorm, Linear, position embedding, class and register tokens); and the
     ghost factors of every Linear/Conv2d weight, materialised and in inner products."""
     model, x, y, expected = nets[arch]
     names = [n for n, _ in model.named_parameters()]
-    monkeypatch.setattr(gradients, "DENSE_CONV_SHARE", -1.0)  # the ViT's layers too
     how = gradients.plan(model, names, x[:1])
-    assert how.layers and not how.ghost and bool(how.others) == (arch == "vit_tiny_patch16_224")
+    assert how.layers and not how.ghost and not how.others
     if way == "vmap":
         how = gradients.Plan({}, set(), names, 0)
     if way == "ghost":
@@ -135,15 +136,18 @@ def test_every_per_sample_gradient_path_equals_the_loop(nets, monkeypatch, arch,
             assert torch.allclose(f.dots(gradients.Factors(f.a[:2], f.d[:2])), g @ g[:2].T, rtol=1e-4, atol=1e-6 * g.square().sum(1).max())
 
 
-@pytest.mark.parametrize("arch, prefixes", [("resnet10t", []), ("resnet10t", ["layer4", "fc"]),
-                                            ("vit_tiny_patch16_224", []), ("vit_tiny_patch16_224", ["blocks.1", "head"])])
+@pytest.mark.parametrize("arch, prefixes", [("resnet10t", []), ("resnet10t", ["layer4", "fc"]), ("vit", []),
+                                            ("vit", ["blocks.1", "head"]), ("vit_tokens", ["blocks.1", "head"])])
 def test_ghost_scores_equal_the_loop_chunked_or_not(monkeypatch, arch, prefixes):
-    """Every Linear/Conv2d weight as ghost factors (the ViT's beside vmap), a parameter subset, and
-    reference gradients in chunks (memory for 2 images' blocks) against the unchunked scores."""
+    """Every Linear/Conv2d weight as ghost factors (a ViT's beside vmap for its position embedding),
+    a parameter subset, and reference gradients in chunks (memory for 2 images' blocks) against the
+    unchunked scores."""
     torch.manual_seed(0)
-    model = timm.create_model(arch, num_classes=3, **ARCHS[arch]).eval()
+    model = timm.create_model(ARCHS[arch][0], num_classes=3, **ARCHS[arch][1]).eval()
     real = gradients.plan
-    monkeypatch.setattr(gradients, "DENSE_CONV_SHARE", -1.0)
+    if arch == "vit" and not prefixes:  # the position embedding from vmap, beside the layers
+        monkeypatch.setattr(gradients, "_kind", lambda m, kind=gradients._kind: None if m is model else kind(m))
+        monkeypatch.setattr(gradients, "DENSE_CONV_SHARE", -1.0)
     monkeypatch.setattr(similarity, "plan", lambda *args, **kwargs: every_ghost(real(*args, **kwargs), model))
     x, xr = torch.randn(3, 3, 32, 32), torch.randn(5, 3, 32, 32)
     y, yr = torch.tensor([0, 1, 2]), torch.arange(5) % 3
@@ -151,6 +155,7 @@ def test_ghost_scores_equal_the_loop_chunked_or_not(monkeypatch, arch, prefixes)
     expected = alibi_kernel("grad_cos", loop_gradients(model, x, y, names), loop_gradients(model, xr, yr, names))
     whole = gradient_similarity_scores(model, x, y, batches(xr, yr), len(xr), kernel="grad_cos", prefixes=prefixes)
     assert whole.meta["ghost_layers"] and whole.meta["passes"] == 1
+    assert ("vmap" in whole.meta["path"]) == (arch == "vit" and not prefixes)
     assert (whole.scores - expected).abs().max() <= 1e-5 * expected.abs().max()
     tight = 4 * whole.meta["values_per_image"] * 2 * 2 / 2**20
     small = gradient_similarity_scores(model, x, y, batches(xr, yr, 3), len(xr), kernel="grad_cos", prefixes=prefixes,

@@ -178,21 +178,26 @@ def plan(model: nn.Module, names: Sequence[str], example: Tensor, pairs: float =
     layers = {}
     for path, module in model.named_modules():
         own = dict(module.named_parameters(recurse=False))
-        if not own or not {f"{path}.{k}" for k in own} & chosen or any(uses[id(p)] > 1 for p in own.values()):
+        if not own or not {_join(path, k) for k in own} & chosen or any(uses[id(p)] > 1 for p in own.values()):
             continue
         if _kind(module):
             layers[path] = module
     params = dict(model.named_parameters())
-    covered = {f"{path}.{k}" for path, m in layers.items() for k, _ in m.named_parameters(recurse=False)}
+    covered = {_join(path, k) for path, m in layers.items() for k, _ in m.named_parameters(recurse=False)}
     others = [n for n in names if n not in covered]
     dense = sum(m.weight.numel() for path, m in layers.items()
-                if _dense_conv(m) and f"{path}.weight" in chosen)
+                if _dense_conv(m) and _join(path, "weight") in chosen)
     size = sum(params[n].numel() for n in names)
     if others and dense <= DENSE_CONV_SHARE * size:
         return Plan({}, set(), list(names), size)
-    shapes = {path: tio for path, tio in _positions(model, layers, example).items() if f"{path}.weight" in chosen}
+    shapes = {path: tio for path, tio in _positions(model, layers, example).items() if _join(path, "weight") in chosen}
     ghosts = {path for path, (t, i, o) in shapes.items() if ghost and pairs > 0 and t * t * (i + o) * pairs < t * i * o + i * o * pairs}
     return Plan(layers, ghosts, others, size, shapes)
+
+
+def _join(path: str, name: str) -> str:
+    """A parameter's name from its module's path (empty for the model itself) and its own name."""
+    return f"{path}.{name}" if path else name
 
 
 def _dense_conv(m: nn.Module) -> bool:
@@ -208,10 +213,13 @@ def _kind(m: nn.Module) -> str | None:
     - ``batch_norm``: eval-mode ``nn.BatchNorm2d`` with running statistics; ``batch_norm_act``: timm's
       ``BatchNormAct2d`` alike (batch norm, then ``drop`` and ``act``);
     - ``layer_norm``: ``nn.LayerNorm``, timm's ``LayerNorm``; ``layer_norm_2d``: timm's ``LayerNorm2d`` (channels of NCHW);
-    - ``layer_scale``: the ``gamma`` of timm's ``ConvNeXtBlock`` (``mlp`` output times gamma, then ``drop_path``).
+    - ``layer_scale``: the ``gamma`` of timm's ``ConvNeXtBlock`` (``mlp`` output times gamma, then ``drop_path``);
+    - ``tokens``: the class/register tokens and position embedding of timm's ``VisionTransformer``
+      (tokens concatenated, then the embedding added, then ``pos_drop``; fixed image size).
     """
     from timm.layers import BatchNormAct2d, LayerNorm, LayerNorm2d, Linear
     from timm.models.convnext import ConvNeXtBlock
+    from timm.models.vision_transformer import VisionTransformer
 
     t = type(m)
     if t in (nn.Linear, Linear):
@@ -227,11 +235,9 @@ def _kind(m: nn.Module) -> str | None:
         return "layer_norm_2d"
     if t is ConvNeXtBlock and m.gamma is not None:
         return "layer_scale"
+    if t is VisionTransformer and m.pos_embed is not None and not m.dynamic_img_size and not m.no_embed_class:
+        return "tokens"
     return None
-
-
-def _dense_conv(m: nn.Module) -> bool:
-    return isinstance(m, nn.Conv2d) and m.groups == 1 and m.weight[0, 0].numel() > 1
 
 
 def _positions(model: nn.Module, layers: dict[str, nn.Module], example: Tensor) -> dict[str, tuple[int, int, int]]:
@@ -281,7 +287,7 @@ def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor
             parts = [_parts(module, a, got[0] if got else None, path in how.ghost) for a, got in pairs]
             pairs.clear()
             for k, (name, _) in enumerate(module.named_parameters(recurse=False)):
-                if f"{path}.{name}" not in offsets:
+                if _join(path, name) not in offsets:
                     continue
                 if isinstance(parts[0][k], Factors):
                     value = Factors(torch.cat([p[k].a for p in parts], 1), torch.cat([p[k].d for p in parts], 1))
@@ -290,7 +296,7 @@ def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor
                     for p in parts[1:]:
                         value = value + p[k]
                     value = value.reshape(len(x), -1)
-                yield offsets[f"{path}.{name}"], value
+                yield offsets[_join(path, name)], value
 
     return blocks(), logits
 
@@ -322,7 +328,7 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
     def keep_grad(path: str):
         def hook(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
             got: list[Tensor] = []
-            calls[path].append((stash.pop(path), got))
+            calls[path].append((stash.pop(path, inputs[0].detach()), got))
             inputs[0].register_hook(got.append)
         return hook
 
@@ -337,6 +343,8 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
         elif kind == "layer_scale":  # gamma multiplies the mlp's output; the product enters drop_path
             handles += [module.mlp.register_forward_hook(keep_input(path, permute=not module.use_conv_mlp)),
                         module.drop_path.register_forward_pre_hook(keep_grad(path))]
+        elif kind == "tokens":  # the gradient of (tokens, patches) + position embedding is the tokens' and embedding's
+            handles.append(module.pos_drop.register_forward_pre_hook(keep_grad(path)))
         else:
             handles.append(module.register_forward_hook(keep(path)))
     try:
@@ -360,7 +368,11 @@ def _parts(module: nn.Module, a: Tensor, g: Tensor | None, ghost: bool) -> tuple
     kind = _kind(module)
     if g is None:  # the output did not reach the loss
         with torch.no_grad():
-            g = torch.zeros_like(a if kind in ("batch_norm_act", "layer_scale") else module(a))
+            g = torch.zeros_like(a if kind in ("batch_norm_act", "layer_scale", "tokens") else module(a))
+    if kind == "tokens":  # g: (B, tokens + patches, D)
+        prefix = {"cls_token": slice(0, int(module.cls_token is not None))}
+        prefix["reg_token"] = slice(prefix["cls_token"].stop, module.num_prefix_tokens)
+        return tuple(g[:, prefix[name]] if name in prefix else g for name, _ in module.named_parameters(recurse=False))
     if kind == "linear":
         a, g = a.reshape(len(a), -1, a.shape[-1]), g.reshape(len(g), -1, g.shape[-1])
         return (Factors(a, g) if ghost else torch.bmm(g.transpose(1, 2), a)), g.sum(1)
