@@ -402,7 +402,10 @@ def _conv_parts(conv: nn.Conv2d, a: Tensor, g: Tensor, ghost: bool) -> tuple[Ten
         weight = F.conv2d(a.reshape(1, b * c, *a.shape[2:]), g.reshape(b * c, 1, *g.shape[2:]), padding=conv.padding,
                           stride=conv.dilation, dilation=conv.stride, groups=b * c)[0, :, :kh, :kw]
         return weight.reshape(b, *conv.weight.shape), g.sum((2, 3))
-    cols = F.unfold(a, conv.kernel_size, dilation=conv.dilation, padding=conv.padding, stride=conv.stride)
+    if conv.kernel_size == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0):
+        cols = a.flatten(2)  # pointwise: the patches are the input
+    else:
+        cols = F.unfold(a, conv.kernel_size, dilation=conv.dilation, padding=conv.padding, stride=conv.stride)
     if ghost:  # one group
         g = g.reshape(b, g.shape[1], -1)
         return Factors(cols.transpose(1, 2), g.transpose(1, 2)), g.sum(-1)
