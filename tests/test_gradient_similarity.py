@@ -136,6 +136,25 @@ def test_every_per_sample_gradient_path_equals_the_loop(nets, monkeypatch, arch,
             assert torch.allclose(f.dots(gradients.Factors(f.a[:2], f.d[:2])), g @ g[:2].T, rtol=1e-4, atol=1e-6 * g.square().sum(1).max())
 
 
+def test_layer_pass_falls_back_to_the_weights_for_a_layer_not_fed_by_the_input(monkeypatch):
+    """Attention pooling's query is a Linear of a learned latent: no input gradient reaches it, so
+    the layer pass drives its backward to the weights instead (the latent itself from vmap)."""
+    torch.manual_seed(0)
+    model = timm.create_model("vit_tiny_patch16_224", num_classes=3, **{**VIT, "global_pool": "map"}).eval()
+    names = [n for n, _ in model.named_parameters()]
+    monkeypatch.setattr(gradients, "DENSE_CONV_SHARE", -1.0)
+    how = gradients.plan(model, names, torch.zeros(1, 3, 32, 32))
+    assert "attn_pool.q" in how.layers and how.others == ["attn_pool.latent"]
+    calls = []
+    real = gradients._layer_pass
+    monkeypatch.setattr(gradients, "_layer_pass", lambda *a, **k: calls.append(k) or real(*a, **k))
+    x, y = torch.randn(3, 3, 32, 32), torch.tensor([0, 2, 1])
+    got, _ = gradients.per_sample_gradients(model, names, x, y, how)
+    expected = loop_gradients(model, x, y)
+    assert (got.double() - expected).abs().max() <= 1e-5 * expected.abs().max()
+    assert calls == [{}, {"via_input": False}]
+
+
 @pytest.mark.parametrize("arch, prefixes", [("resnet10t", []), ("resnet10t", ["layer4", "fc"]), ("vit", []),
                                             ("vit", ["blocks.1", "head"]), ("vit_tokens", ["blocks.1", "head"])])
 def test_ghost_scores_equal_the_loop_chunked_or_not(monkeypatch, arch, prefixes):

@@ -301,39 +301,45 @@ def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor
     return blocks(), logits
 
 
-def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Tensor) -> tuple[dict[str, list], Tensor]:
+def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Tensor,
+                via_input: bool = True) -> tuple[dict[str, list], Tensor]:
     """One batched forward and backward: per layer, the (input, [output gradient]) of each call, and the logits.
 
-    A layer's output gradient is taken by a tensor hook registered when the output is made, so an
-    in-place operation on the output afterwards (``ReLU(inplace=True)``) does not change it; for a
-    BatchNormAct2d, on the batch norm's output (the input of its ``act``).
+    The backward is driven to the input images with every parameter frozen, so that it makes the
+    output gradients the hooks take and no (batch-summed) weight gradient; if a layer's output does
+    not depend on the input (e.g. a learned query), the pass is run again with the layers' weights
+    as the backward's targets. A layer's output gradient is taken by a tensor hook registered when
+    the output is made, so an in-place operation on the output afterwards (``ReLU(inplace=True)``)
+    does not change it; for a BatchNormAct2d, on the batch norm's output (the input of its ``act``).
     """
     calls: dict[str, list[tuple[Tensor, list[Tensor]]]] = {path: [] for path in layers}
+    stash: dict[str, Tensor] = {}
+    missed: list[str] = []
+
+    def record(path: str, a: Tensor, out: Tensor) -> None:
+        got: list[Tensor] = []
+        calls[path].append((a.detach(), got))
+        if out.requires_grad:
+            out.register_hook(got.append)
+        else:
+            missed.append(path)
 
     def keep(path: str):
         def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
-            got: list[Tensor] = []
-            calls[path].append((inputs[0].detach(), got))
-            output.register_hook(got.append)
+            record(path, inputs[0], output)
         return hook
-
-    stash: dict[str, Tensor] = {}
 
     def keep_input(path: str, permute: bool = False):
         def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor | None = None) -> None:
             z = inputs[0] if output is None else output  # a pre-hook's input, or a forward hook's output
-            stash[path] = (z.permute(0, 3, 1, 2) if permute else z).detach()
+            stash[path] = z.permute(0, 3, 1, 2) if permute else z
         return hook
 
     def keep_grad(path: str):
         def hook(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
-            got: list[Tensor] = []
-            calls[path].append((stash.pop(path, inputs[0].detach()), got))
-            inputs[0].register_hook(got.append)
+            record(path, stash.pop(path, inputs[0]), inputs[0])
         return hook
 
-    weights = [p for module in layers.values() for p in module.parameters(recurse=False)]
-    trainable = [w.requires_grad for w in weights]
     handles = []
     for path, module in layers.items():
         kind = _kind(module)
@@ -347,18 +353,28 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
             handles.append(module.pos_drop.register_forward_pre_hook(keep_grad(path)))
         else:
             handles.append(module.register_forward_hook(keep(path)))
+    params = list(model.parameters())
+    flags = [p.requires_grad for p in params]
+    weights = [p for module in layers.values() for p in module.parameters(recurse=False)]
     try:
-        for w in weights:
+        for p in params:
+            p.requires_grad_(False)
+        for w in [] if via_input else weights:
             w.requires_grad_(True)
+        x = x.detach().requires_grad_(via_input)
         with torch.enable_grad():
             logits = model(x)
-            # driving the backward to the layers' weights runs every hook
-            torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), weights, allow_unused=True)
+            if not missed:  # the backward to the targets runs every hook
+                torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), [x] if via_input else weights)
     finally:
         for h in handles:
             h.remove()
-        for w, flag in zip(weights, trainable):
-            w.requires_grad_(flag)
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+    if missed:
+        if not via_input:
+            raise RuntimeError(f"no gradient reaches the output of {missed[0]!r}")
+        return _layer_pass(model, layers, x, y, via_input=False)
     return calls, logits.detach()
 
 
