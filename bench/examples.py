@@ -4,8 +4,8 @@ per quickstart model, and peak memory with chunking.
     .venv/bin/python bench/examples.py [speed] [cost] [memory]
 
 speed:  per-sample gradients + kernel for N explained x R reference images, batched
-        (:mod:`xaisim.examples.gradients`: vmap(grad), or batched layers + vmap for dense-conv
-        models) against the loop alibi runs (precomputed training gradients: zero_grad and
+        (:mod:`xaisim.examples.gradients`: a hooked batched pass, ghost inner products for late
+        layers, vmap(grad) for what hooks do not cover; the path printed) against the loop alibi runs (precomputed training gradients: zero_grad and
         backward per sample, gradients to numpy, np.dot per explained image); wall and CPU time,
         the ratio and the largest score difference. Target CPU ratio >= 5 (one torch thread).
 cost:   the stage's scoring of 64 explained x 200 reference images at the quickstart's sizes, per
