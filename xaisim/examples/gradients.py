@@ -33,6 +33,7 @@ from typing import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.graph import GradientEdge, get_gradient_edge
 from torch.func import functional_call, grad, vmap
 
 ALIASES = ("@classifier", "@last_stage")
@@ -305,22 +306,25 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
                 via_input: bool = True) -> tuple[dict[str, list], Tensor]:
     """One batched forward and backward: per layer, the (input, [output gradient]) of each call, and the logits.
 
-    The backward is driven to the input images with every parameter frozen, so that it makes the
-    output gradients the hooks take and no (batch-summed) weight gradient; if a layer's output does
-    not depend on the input (e.g. a learned query), the pass is run again with the layers' weights
-    as the backward's targets. A layer's output gradient is taken by a tensor hook registered when
-    the output is made, so an in-place operation on the output afterwards (``ReLU(inplace=True)``)
-    does not change it; for a BatchNormAct2d, on the batch norm's output (the input of its ``act``).
+    The backward is driven to the layers' outputs (as they were made: an in-place operation on an
+    output afterwards, e.g. ``ReLU(inplace=True)``, does not change what is taken) with every
+    parameter frozen, so that it makes the output gradients the hooks take and no batch-summed
+    weight gradient, and goes no further back than the first chosen layer (a parameter subset of
+    late layers costs a partial backward). If a layer's output does not depend on the input (e.g.
+    a learned query), the pass is run again with the layers' weights as the backward's targets.
+    For a BatchNormAct2d, the gradient of the batch norm's output (the input of its ``act``).
     """
     calls: dict[str, list[tuple[Tensor, list[Tensor]]]] = {path: [] for path in layers}
     stash: dict[str, Tensor] = {}
     missed: list[str] = []
+    targets: list[GradientEdge] = []
 
     def record(path: str, a: Tensor, out: Tensor) -> None:
         got: list[Tensor] = []
         calls[path].append((a.detach(), got))
         if out.requires_grad:
             out.register_hook(got.append)
+            targets.append(get_gradient_edge(out))
         else:
             missed.append(path)
 
@@ -365,7 +369,8 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
         with torch.enable_grad():
             logits = model(x)
             if not missed:  # the backward to the targets runs every hook
-                torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), [x] if via_input else weights)
+                torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), targets if via_input else weights,
+                                    allow_unused=True)
     finally:
         for h in handles:
             h.remove()
