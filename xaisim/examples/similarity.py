@@ -29,9 +29,10 @@ gradients and the projection's error against them reported.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 
 import torch
 from scipy.stats import spearmanr
@@ -40,6 +41,7 @@ from torch import Tensor, nn
 from xaisim.examples.gradients import (
     CountSketch,
     Factors,
+    Plan,
     gradient_blocks,
     parameter_count,
     plan,
@@ -80,12 +82,13 @@ Blocks = list[tuple[int, "Tensor | Factors"]]
 
 
 def _reference_products(blocks: Iterable[tuple[int, Tensor | Factors]], gx: Blocks | Tensor, full: Blocks | None,
-                        sketch: CountSketch | None, b: int, device: torch.device) -> dict[str, Tensor]:
+                        sketch: CountSketch | None, n: int, b: int, device: torch.device) -> dict[str, Tensor]:
     """From a reference chunk's gradient blocks (:func:`~xaisim.examples.gradients.gradient_blocks`),
     parameter by parameter (the chunk's (B, P) gradients are never put together): the dot products
     with the explained gradients ``gx`` (the same blocks, or their sketch (N, d) with ``sketch``),
-    the squared norms and the exact dot products with ``full`` (blocks). float32 products, float64 sums."""
-    n = gx.shape[0] if isinstance(gx, Tensor) else gx[0][1].shape[0]
+    the squared norms and the exact dot products with ``full`` (blocks); ``n`` explained and ``b``
+    reference images. ``gx[k]`` is read after the k-th reference block is made (it may be filled
+    alongside: :func:`_split_off`). float32 products, float64 sums."""
     dot = torch.zeros(n, b, dtype=torch.float64, device=device)
     sq = torch.zeros(b, dtype=torch.float64, device=device)
     exact = torch.zeros(0 if full is None else len(full[0][1]), b, dtype=torch.float64, device=device)
@@ -145,6 +148,39 @@ def _join(parts: list[Blocks]) -> Blocks:
     return out
 
 
+def _chunks(reference: Callable[[], Iterable[tuple[Tensor, Tensor]]], size: int,
+            expected: int) -> Iterator[tuple[slice, Tensor, Tensor]]:
+    """The reference batches in chunks of at most ``size``: (columns, images, targets)."""
+    start = 0
+    for xr, yr in reference():
+        for sub in _rows(0, len(xr), size):
+            yield slice(start + sub.start, start + sub.stop), xr[sub], yr[sub]
+        start += len(xr)
+    if start != expected:
+        raise ValueError(f"the reference batches gave {start} images, expected {expected}")
+
+
+def _reference_pass(model: nn.Module, names: Sequence[str], how: Plan, chunks: Iterable[tuple[slice, Tensor, Tensor]],
+                    gx: Blocks | Tensor, full: Blocks | None, sketch: CountSketch | None, n: int,
+                    device: torch.device) -> Iterator[tuple[slice, dict[str, Tensor], Tensor]]:
+    """Per reference chunk: its columns, :func:`_reference_products` and logits."""
+    for cols, xr, yr in chunks:
+        blocks, logits = gradient_blocks(model, names, xr.to(device), yr.to(device), how)
+        yield cols, _reference_products(blocks, gx, full, sketch, n, len(xr), device), logits
+
+
+def _split_off(blocks: Iterable[tuple[int, Tensor | Factors]], n: int, head: Blocks) -> Iterator[tuple[int, Tensor | Factors]]:
+    """The blocks of a pass over explained then reference images: the first ``n`` rows of each
+    appended to ``head``, the rest yielded."""
+    for offset, g in blocks:
+        if isinstance(g, Factors):
+            head.append((offset, Factors(g.a[:n], g.d[:n])))
+            yield offset, Factors(g.a[n:], g.d[n:])
+        else:
+            head.append((offset, g[:n]))
+            yield offset, g[n:]
+
+
 def _sketched(sketch: CountSketch, blocks: Blocks, b: int, device: torch.device) -> Tensor:
     out = torch.zeros(b, sketch.dim, device=device)
     for offset, g in blocks:
@@ -191,33 +227,39 @@ def gradient_similarity_scores(
     ref_pred = torch.empty(n_reference, dtype=torch.long)
     exact_dot = torch.empty(n_check, n_reference, dtype=torch.float64)
     groups = _rows(0, n, group)
+    # when one group holds every explained image, they ride along the first reference chunk's pass
+    merge = len(groups) == 1 and sketch is None
     for first, rows in enumerate(groups):
-        parts: list[Any] = []
-        check: list[Blocks] = []
-        for sub in _rows(rows.start, rows.stop, chunk):
-            blocks, _ = gradient_blocks(model, names, explained[sub], explained_targets[sub].to(device), how)
-            got = list(blocks)
-            sq_x[sub] = sum(_sq(g) for _, g in got).cpu()
-            if sub.start < n_check:
-                check.append([(offset, g[: n_check - sub.start]) for offset, g in got])
-            parts.append(_sketched(sketch, got, sub.stop - sub.start, device) if sketch is not None else got)
-        gx = torch.cat(parts) if sketch is not None else _join(parts)
-        full = _join(check) if check else None
-        start = 0
-        for xr, yr in reference():
-            for sub in _rows(0, len(xr), chunk):
-                cols = slice(start + sub.start, start + sub.stop)
-                blocks, logits = gradient_blocks(model, names, xr[sub].to(device), yr[sub].to(device), how)
-                got = _reference_products(blocks, gx, full if first == 0 else None, sketch, sub.stop - sub.start, device)
-                dot[rows, cols] = got["dot"]
-                if first == 0:
-                    sq_ref[cols] = got["sq"]
-                    ref_pred[cols] = logits.argmax(1).cpu()
-                    if full is not None:
-                        exact_dot[:, cols] = got["exact"]
-            start += len(xr)
-        if start != n_reference:
-            raise ValueError(f"the reference batches gave {start} images, expected {n_reference}")
+        chunks = _chunks(reference, chunk, n_reference)
+        full, done = None, []
+        if merge:
+            cols, xr, yr = next(chunks)
+            gx: Any = []
+            blocks, logits = gradient_blocks(model, names, torch.cat([explained, xr.to(device)]),
+                                             torch.cat([explained_targets.to(device), yr.to(device)]), how)
+            got = _reference_products(_split_off(blocks, n, gx), gx, None, None, n, len(xr), device)
+            sq_x[:] = sum(_sq(g) for _, g in gx).cpu()
+            done.append((cols, got, logits[n:]))
+        else:
+            parts: list[Any] = []
+            check: list[Blocks] = []
+            for sub in _rows(rows.start, rows.stop, chunk):
+                blocks, _ = gradient_blocks(model, names, explained[sub], explained_targets[sub].to(device), how)
+                got_x = list(blocks)
+                sq_x[sub] = sum(_sq(g) for _, g in got_x).cpu()
+                if sub.start < n_check:
+                    check.append([(offset, g[: n_check - sub.start]) for offset, g in got_x])
+                parts.append(_sketched(sketch, got_x, sub.stop - sub.start, device) if sketch is not None else got_x)
+            gx = torch.cat(parts) if sketch is not None else _join(parts)
+            full = _join(check) if check and first == 0 else None
+        rest = _reference_pass(model, names, how, chunks, gx, full, sketch, rows.stop - rows.start, device)
+        for cols, got, logits in itertools.chain(done, rest):
+            dot[rows, cols] = got["dot"]
+            if first == 0:
+                sq_ref[cols] = got["sq"]
+                ref_pred[cols] = logits.argmax(1).cpu()
+                if full is not None:
+                    exact_dot[:, cols] = got["exact"]
     # with a projection, only the dot products are approximate: the kernels use the exact norms
     scores = kernel_scores(kernel, dot, sq_x, sq_ref)
     meta: dict[str, Any] = {"memory_mb": memory_mb, "chunk": chunk, "group": group, "passes": len(groups),
