@@ -191,6 +191,8 @@ def test_chunked_multi_pass_scores_equal_the_single_pass(setup):
     small = gradient_similarity_scores(model, x, y, batches(xr, yr, 3), len(xr), kernel="grad_cos", memory_mb=tight)
     assert small.meta["passes"] == 3 and small.meta["chunk"] == 2
     assert (small.scores - whole.scores).abs().max() <= 1e-5 * whole.scores.abs().max()
+    with pytest.raises(ValueError, match="the reference batches gave 8 images, expected 9"):
+        gradient_similarity_scores(model, x, y, batches(xr[:8], yr[:8]), len(xr), kernel="grad_cos")
 
 
 def test_parameter_subset_uses_only_those_gradients(setup):

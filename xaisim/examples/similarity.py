@@ -17,8 +17,9 @@ products, float64 sums.
 Memory: only ``memory_mb`` of gradient buffers (blocks; ghost layers counted by their factors'
 size) are held at once. The explained images' blocks are kept in groups that fill half of it; the
 reference blocks stream past each group in chunks that fill the other half (a group that cannot
-hold every explained image costs another pass over the reference set). The activations of one
-chunk's batched backward come on top.
+hold every explained image costs another pass over the reference set; a group that holds them all
+shares the first reference chunk's batched pass). The activations of one chunk's batched backward
+come on top.
 With ``projection_dim > 0`` every gradient is projected by a seeded count sketch
 (:class:`~xaisim.examples.gradients.CountSketch`) first: one pass, (N + R) x d floats; the
 projection needs materialised gradients, so no layer stays ghost (a count sketch of a sum of outer
