@@ -423,6 +423,8 @@ def _conv_parts(conv: nn.Conv2d, a: Tensor, g: Tensor, ghost: bool) -> tuple[Ten
         weight = F.conv2d(a.reshape(1, b * c, *a.shape[2:]), g.reshape(b * c, 1, *g.shape[2:]), padding=conv.padding,
                           stride=conv.dilation, dilation=conv.stride, groups=b * c)[0, :, :kh, :kw]
         return weight.reshape(b, *conv.weight.shape), g.sum((2, 3))
+    if groups == 1 and not ghost and g.shape[2] * g.shape[3] >= 128 and conv.in_channels >= 8 and conv.kernel_size != (1, 1):
+        return _offsets_weight(conv, a, g), g.sum((2, 3))
     if conv.kernel_size == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0):
         cols = a.flatten(2)  # pointwise: the patches are the input
     else:
@@ -434,6 +436,23 @@ def _conv_parts(conv: nn.Conv2d, a: Tensor, g: Tensor, ghost: bool) -> tuple[Ten
     g = g.reshape(b, groups, -1, cols.shape[-1])  # (B, G, O/G, L)
     weight = torch.einsum("bgol,bgil->bgoi", g, cols).reshape(b, *conv.weight.shape)
     return weight, g.sum(-1).reshape(b, -1)
+
+
+def _offsets_weight(conv: nn.Conv2d, a: Tensor, g: Tensor) -> Tensor:
+    """Per-sample weight gradients (B, O, C, kh, kw) of a one-group convolution, one batched product
+    per kernel offset (output gradient times the input shifted by the offset): on a CPU 1.5-2.5x
+    faster than unfolding the patches for grids of 128 positions or more and 8 input channels or
+    more (ResNet18's first stage at 64 px: 43 against 73 ms for 80 images), slower below."""
+    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = conv.kernel_size, conv.stride, conv.dilation, conv.padding
+    b, c, (ho, wo) = len(a), a.shape[1], g.shape[2:]
+    padded = F.pad(a, (pw, pw, ph, ph))
+    gg = g.reshape(b, g.shape[1], -1)
+    out = torch.empty(b, g.shape[1], c, kh, kw, dtype=a.dtype, device=a.device)
+    for i in range(kh):
+        for j in range(kw):
+            shifted = padded[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw]
+            out[:, :, :, i, j] = torch.bmm(gg, shifted.reshape(b, c, -1).transpose(1, 2))
+    return out
 
 
 def _vmap_gradients(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor) -> tuple[dict[str, Tensor], Tensor]:
