@@ -156,13 +156,13 @@ def plan(model: nn.Module, names: Sequence[str], example: Tensor, pairs: float =
     image, run through the model once to measure each layer's positions T), when each sample's
     gradient enters ``pairs`` inner products on average (0: materialise every gradient).
 
-    - ``nn.Linear``, ``nn.Conv2d`` and eval-mode ``nn.BatchNorm2d`` / timm ``BatchNormAct2d`` layers
-      (exact types, parameters not shared) get their per-sample gradients from the inputs and output
-      gradients of one ordinary batched forward and backward (in eval mode the samples do not
-      interact): a linear map's weight gradient is the product of its output gradient and (unfolded)
-      input, as in Opacus and PyTorch's ExpandedWeights; a batch norm's is the output gradient times
-      the normalised input. torch.func instead turns a convolution's weight gradient into a grouped
-      convolution with one group per sample, which on a CPU costs about as much as alibi's loop.
+    - The layers :func:`_kind` knows (exact types, parameters not shared) get their per-sample
+      gradients from the inputs and output gradients of one ordinary batched forward and backward
+      (in eval mode the samples do not interact): a linear map's weight gradient is the product of
+      its output gradient and (unfolded) input, as in Opacus and PyTorch's ExpandedWeights; a
+      norm's, the output gradient times the normalised input. torch.func instead turns a
+      convolution's weight gradient into a grouped convolution with one group per sample, which
+      on a CPU costs about as much as alibi's loop.
     - That pass is taken when no chosen parameter is left for ``vmap(grad)`` (the layer pass then
       costs one ordinary batched pass, which vmap costs at least) or when dense convolutions (one
       group, a kernel larger than 1x1) hold more than :data:`DENSE_CONV_SHARE` of the chosen
