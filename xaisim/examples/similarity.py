@@ -172,13 +172,13 @@ def _reference_pass(model: nn.Module, names: Sequence[str], how: Plan, chunks: I
 
 def _split_off(blocks: Iterable[tuple[int, Tensor | Factors]], n: int, head: Blocks) -> Iterator[tuple[int, Tensor | Factors]]:
     """The blocks of a pass over explained then reference images: the first ``n`` rows of each
-    appended to ``head``, the rest yielded."""
+    appended to ``head`` (copies: a view would keep the reference rows alive), the rest yielded."""
     for offset, g in blocks:
         if isinstance(g, Factors):
-            head.append((offset, Factors(g.a[:n], g.d[:n])))
+            head.append((offset, Factors(g.a[:n].clone(), g.d[:n].clone())))
             yield offset, Factors(g.a[n:], g.d[n:])
         else:
-            head.append((offset, g[:n]))
+            head.append((offset, g[:n].clone()))
             yield offset, g[n:]
 
 
