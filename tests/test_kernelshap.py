@@ -9,7 +9,7 @@ from perturbation_data import DigitsLogReg, coalition_scores, digits, exact_shap
 
 from xaisim.explain import METHODS
 from xaisim.explain.baselines import make_baseline, mean_std
-from xaisim.explain.kernelshap import design, kernelshap
+from xaisim.explain.kernelshap import design, kernelshap, shapley_values
 from xaisim.explain.segment import segment, to_pixels
 
 GRID9 = {"name": "grid", "cells": 3}
@@ -46,6 +46,50 @@ def test_design_enumerates_outer_sizes_pairs_complements_and_never_repeats():
     assert np.isclose(w.sum(), sum(49 / (k * (50 - k)) for k in range(1, 50)))  # every size keeps its weight
     full, _ = design(9, 10_000, seed=0)
     assert len(full) == 2**9 - 2 and len(np.unique(full, axis=0)) == 2**9 - 2
+
+
+@pytest.mark.parametrize(("m", "n"), [(9, 62), (12, 200), (13, 46), (50, 1000)])
+def test_design_balances_every_sampled_size_and_keeps_its_exact_kernel_weight(m, n):
+    z, w = design(m, n, seed=2)
+    sizes = z.sum(1)
+    assert len(z) == n and len(np.unique(z, axis=0)) == n
+    assert (sizes == 1).sum() == m and (sizes == m - 1).sum() == m  # n >= 2S: every segment alone and left out
+    for k in np.unique(sizes):
+        assert np.isclose(w[sizes == k].sum(), (m - 1) / (k * (m - k)))  # the kernel weight of all size-k coalitions
+        counts = z[sizes == k].sum(0)
+        assert counts.max() - counts.min() <= 2, (k, counts)  # every segment in about as many coalitions
+    if (m, n) == (13, 46):  # 10 pairs cannot give 5 pairs of sizes a balanced round each: the inner ones wait
+        assert set(np.unique(sizes)) == {1, 2, 11, 12}
+
+
+def test_balanced_coalitions_cancel_a_part_of_the_scores_that_depends_only_on_the_size():
+    m = 12
+    rng = np.random.default_rng(0)
+    beta = rng.normal(size=m)
+
+    def v(z: np.ndarray) -> np.ndarray:
+        return z @ beta + 3.0 * np.sqrt(z.sum(1))
+
+    exact = beta + (3.0 * np.sqrt(m) - beta.sum()) / m  # additive part plus an equal share of the size part
+
+    def error(z: np.ndarray, w: np.ndarray) -> float:
+        phi = shapley_values(z, w, torch.from_numpy(v(z.astype(float))), 0.0, float(v(np.ones((1, m)))[0]))[0]
+        return float(np.linalg.norm(phi.numpy() - exact) / np.linalg.norm(exact))
+
+    balanced, drawn = [], []
+    for seed in range(6):
+        z, w = design(m, 200, seed)
+        # the same sizes, weights and complementary pairs, the sampled ones with uniformly drawn members
+        index = {row.tobytes(): i for i, row in enumerate(z)}
+        uniform = z.copy()
+        for i, row in enumerate(z):
+            j = index[(~row).tobytes()]
+            if i < j and 1 < row.sum() < m - 1:
+                uniform[i] = row[rng.permutation(m)]
+                uniform[j] = ~uniform[i]
+        balanced.append(error(z, w))
+        drawn.append(error(uniform, w))
+    assert max(balanced) < 0.05 and 2 * np.mean(balanced) < np.mean(drawn), (balanced, drawn)
 
 
 def test_all_coalitions_give_the_exact_shapley_values(vit, exact):

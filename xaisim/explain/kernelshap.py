@@ -6,14 +6,20 @@ values are the weighted least-squares fit of ``v(z) - v(0)`` by ``z . phi`` unde
 kernel ``pi(z) = (S - 1) / (C(S, |z|) |z| (S - |z|))`` with ``sum(phi) = v(1) - v(0)`` exact
 (Lundberg & Lee 2017).
 
-Sampler (:func:`design`), like shap's KernelExplainer and no worse: coalition sizes are taken in
-pairs ``k`` and ``S - k`` from the outside in; a pair of sizes whose share of the budget covers all
-its coalitions is enumerated with exact kernel weights; the remaining budget is split among the
-other pairs of sizes in proportion to their kernel weight (stratified, where shap draws the sizes
-at random) and each draws distinct coalitions uniformly, each with its complement (no duplicate
-evaluations), every pair of sizes keeping its exact total kernel weight. ``n_samples >= 2^S - 2`` enumerates every coalition and gives
-the exact Shapley values. The coalitions depend only on ``seed`` and S, so an image's values do
-not depend on its batch.
+Sampler (:func:`design`), like shap's KernelExplainer and better (``bench/methods.py efficiency``):
+coalition sizes are taken in pairs ``k`` and ``S - k`` from the outside in; the ``2S`` coalitions of
+size 1 and S - 1 are enumerated first whenever they fit (the fewest that determine every value,
+see :func:`validate`), any further pair of sizes whose kernel-weight share of the budget covers all
+its coalitions is enumerated too, with exact kernel weights. The rest of the budget is split among
+the other pairs of sizes in proportion to their kernel weight (stratified, where shap draws the
+sizes at random; pairs of sizes too thin to get one balanced round are left out until the budget
+reaches them) and each deals distinct coalitions, each with its complement (no duplicate
+evaluations), from a shuffled deck of the segments so that every segment is in equally many of
+them: a part of ``v`` that depends only on the coalition size then cancels from the fit as it
+does under full enumeration (uniform draws leave it as noise). Every pair of sizes sampled keeps
+its exact total kernel weight. ``n_samples >= 2^S - 2`` enumerates every coalition and gives the
+exact Shapley values. The coalitions depend only on ``seed`` and S, so an image's values do not
+depend on its batch.
 
 The solve eliminates the last segment through the efficiency constraint (as shap does) and solves
 the weighted least squares in float64 with ``torch.linalg.lstsq`` (minimum norm if the coalitions
@@ -42,8 +48,7 @@ from xaisim.explain.segment import THESIS_SLIC, Segmentation, parse, segment, to
 def design(n_segments: int, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Coalitions (n, S) bool, neither empty nor full, and their kernel weights (n,) float64.
 
-    ``n <= n_samples``: fewer only when all ``2^S - 2`` coalitions fit (then all are used) or when
-    ``n_samples`` is so close to that number that the random draws cannot find enough new ones.
+    ``n = min(n_samples, 2^S - 2)``, or one fewer when the sampled part is odd (pairs).
     """
     m = n_segments
     if m < 2:
@@ -59,13 +64,12 @@ def design(n_segments: int, n_samples: int, seed: int) -> tuple[np.ndarray, np.n
     left = budget
     first_sampled = len(ks)
     for i, k in enumerate(ks):
-        share = class_weight[i] / class_weight[i:].sum()
-        if left < class_count[i:].sum() and left * share < class_count[i] - 1e-8:
+        covered = left * class_weight[i] / class_weight[i:].sum() >= class_count[i] - 1e-8
+        singles = i == 0 and left >= class_count[0]  # the 2S coalitions that determine every value
+        if left < class_count[i:].sum() and not (covered or singles):
             first_sampled = i
             break
-        subsets = np.zeros((int(math.comb(m, int(k))), m), dtype=bool)
-        combos = np.array(list(itertools.combinations(range(m), int(k))))
-        subsets[np.arange(len(subsets))[:, None], combos] = True
+        subsets = _with_size(m, int(k))
         if paired[i]:
             subsets = np.concatenate([subsets, ~subsets])
         rows.append(subsets)
@@ -84,48 +88,89 @@ def _sample_pairs(m: int, ks: np.ndarray, class_weight: np.ndarray, n_pairs: int
     """``n_pairs`` distinct (coalition, complement) pairs, stratified by the pair of sizes (k, S - k).
 
     Each pair of sizes gets a share of the pairs in proportion to its kernel weight (largest
-    remainders; never more than it has, the excess going to the others), drawn uniformly without
-    repetition; each coalition carries its class's weight over the class's coalitions drawn. Fixing
-    the shares removes the variance of drawing the sizes at random (shap draws them), which left
-    sizes with one or two draws carrying a whole class's weight.
+    remainders; never more than it has, the excess going to the others) and deals them balanced
+    (:func:`_balanced_pairs`); each coalition carries its class's weight over the class's
+    coalitions drawn. Fixing the shares removes the variance of drawing the sizes at random (shap
+    draws them). While a pair of sizes would get fewer pairs than one balanced round (``ceil(S / k)``:
+    every segment dealt once), the innermost one is left out, its weight with it (a class with one
+    or two unbalanced pairs carrying its whole weight adds more noise than its sizes add
+    information), unless the budget cannot give even the outermost one a round.
     """
     rng = np.random.default_rng([seed, m])
     available = np.array([math.comb(m, int(k)) // (2 if 2 * k == m else 1) for k in ks])
-    capped = np.zeros(len(ks), dtype=bool)
+    one_round = np.array([1 if 2 * k == m else -(-m // int(k)) for k in ks])
+    used = np.ones(len(ks), dtype=bool)
     while True:
-        free = np.where(capped, 0.0, class_weight)
-        target = np.where(capped, available, (n_pairs - available[capped].sum()) * free / max(free.sum(), 1e-300))
-        over = ~capped & (target > available)
-        if not over.any():
+        target = _shares(np.where(used, class_weight, 0.0), available, n_pairs)
+        if n_pairs < one_round[0] or (target[used] >= one_round[used]).all():
             break
-        capped |= over
+        used[np.flatnonzero(used)[-1]] = False
     alloc = np.floor(target + 1e-9).astype(int)
     alloc[np.argsort(alloc - target, kind="stable")[: n_pairs - alloc.sum()]] += 1
     rows, weights = [], []
     for k, n, total, weight in zip(ks, alloc, available, class_weight):
         if n == 0:
             continue
-        if total <= 4 * n:  # dense: choose among all pairs of the class
-            combos = np.array(list(itertools.combinations(range(m), int(k))))
-            z = np.zeros((len(combos), m), dtype=bool)
-            z[np.arange(len(combos))[:, None], combos] = True
-            z[z[:, -1]] = ~z[z[:, -1]]  # the pair's key: the member without the last segment
-            z = np.unique(z, axis=0)  # for k = S/2 both members give the same key
-            z = z[np.sort(rng.choice(len(z), size=n, replace=False))]
-        else:
-            found: dict[bytes, np.ndarray] = {}
-            while len(found) < n:
-                draw = rng.random((2 * (n - len(found)) + 8, m)).argsort(1) < k
-                draw[draw[:, -1]] = ~draw[draw[:, -1]]
-                for row in draw:
-                    found.setdefault(row.tobytes(), row)
-                    if len(found) == n:
-                        break
-            z = np.array(list(found.values()))
-        rows.append(z)
+        rows.append(_balanced_pairs(m, int(k), int(n), int(total), rng))
         weights.append(np.full(n, weight / (2 * n)))
     z, w = np.concatenate(rows), np.concatenate(weights)
     return np.concatenate([z, ~z]), np.concatenate([w, w])
+
+
+def _shares(weight: np.ndarray, available: np.ndarray, n: int) -> np.ndarray:
+    """``n`` split in proportion to ``weight``, none above ``available`` (the excess goes to the others)."""
+    capped = np.zeros(len(weight), dtype=bool)
+    while True:
+        free = np.where(capped, 0.0, weight)
+        target = np.where(capped, available, (n - available[capped].sum()) * free / max(free.sum(), 1e-300))
+        over = ~capped & (target > available)
+        if not over.any():
+            return target
+        capped |= over
+
+
+def _with_size(m: int, k: int) -> np.ndarray:
+    """All coalitions of ``k`` of ``m`` segments: (C(m, k), m) bool."""
+    combos = np.array(list(itertools.combinations(range(m), k)), dtype=int).reshape(-1, k)
+    z = np.zeros((len(combos), m), dtype=bool)
+    z[np.arange(len(combos))[:, None], combos] = True
+    return z
+
+
+def _balanced_pairs(m: int, k: int, n: int, total: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` of the ``total`` distinct (coalition, complement) pairs of sizes (k, S - k), each given by the
+    member without the last segment: (n, m) bool.
+
+    The size-k members are dealt balanced: each takes the k segments dealt least so far (ties, and
+    after a pair already taken ever more of the order, at random), so that every segment is in about
+    as many of them as the others. Any part of ``v(z)`` that depends only on ``|z|`` then cancels
+    from the least-squares fit, as it does with every coalition enumerated; uniform draws leave it
+    as noise. Each pair is still equally likely (the order is exchangeable). Beyond half the pairs
+    the pairs left out are dealt instead (the whole size class is balanced).
+    """
+    drop = 2 * n > total
+    want = total - n if drop else n
+    found: dict[bytes, np.ndarray] = {}
+    dealt_so_far = np.zeros(m)
+    while len(found) < want:
+        spread = 1.0
+        while True:
+            z = np.zeros(m, dtype=bool)
+            z[np.argsort(dealt_so_far + spread * rng.random(m))[:k]] = True
+            key = ~z if z[-1] else z
+            if key.tobytes() not in found:
+                break
+            spread *= 1.5
+        found[key.tobytes()] = key
+        dealt_so_far += z
+    dealt = np.array(list(found.values()), dtype=bool).reshape(-1, m)
+    if not drop:
+        return dealt
+    every = _with_size(m, k)
+    every[every[:, -1]] = ~every[every[:, -1]]  # each pair by its member without the last segment
+    every = np.unique(every, axis=0)  # for k = S/2 both members give the same key
+    taken = {row.tobytes() for row in dealt}
+    return every[[row.tobytes() not in taken for row in every]]
 
 
 def shapley_values(coalitions: np.ndarray, weights: np.ndarray, scores: Tensor, empty: float, full: float) -> tuple[Tensor, int]:
