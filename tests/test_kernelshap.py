@@ -62,6 +62,22 @@ def test_design_balances_every_sampled_size_and_keeps_its_exact_kernel_weight(m,
         assert set(np.unique(sizes)) == {1, 2, 11, 12}
 
 
+@pytest.mark.parametrize(("m", "n"), [(9, 18), (9, 62), (13, 46), (20, 41), (50, 350)])
+def test_a_game_with_pairwise_interactions_is_exact_from_every_budget_of_2s(m, n):
+    """Its residual from the additive fit is the same for a coalition and its complement, so each
+    complementary pair with equal weights cancels it."""
+    rng = np.random.default_rng(m)
+    beta, gamma = rng.normal(size=m), np.triu(rng.normal(size=(m, m)), 1)
+
+    def v(z: np.ndarray) -> np.ndarray:
+        return z @ beta + np.einsum("ni,ij,nj->n", z, gamma, z)
+
+    exact = beta + (gamma.sum(0) + gamma.sum(1)) / 2
+    z, w = design(m, n, seed=3)
+    phi = shapley_values(z, w, torch.from_numpy(v(z.astype(float))), 0.0, float(v(np.ones((1, m)))[0]))[0]
+    assert np.allclose(phi.numpy(), exact, atol=1e-10)
+
+
 def test_balanced_coalitions_cancel_a_part_of_the_scores_that_depends_only_on_the_size():
     m = 12
     rng = np.random.default_rng(0)

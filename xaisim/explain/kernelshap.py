@@ -17,7 +17,9 @@ reaches them) and each deals distinct coalitions, each with its complement (no d
 evaluations), from a shuffled deck of the segments so that every segment is in equally many of
 them: a part of ``v`` that depends only on the coalition size then cancels from the fit as it
 does under full enumeration (uniform draws leave it as noise). Every pair of sizes sampled keeps
-its exact total kernel weight. ``n_samples >= 2^S - 2`` enumerates every coalition and gives the
+its exact total kernel weight. A coalition and its complement always come together with equal
+weights, so any game with interactions of at most two segments gets its exact values from
+``n_samples >= 2S`` (its residual from the additive fit is the same on both). ``n_samples >= 2^S - 2`` enumerates every coalition and gives the
 exact Shapley values. The coalitions depend only on ``seed`` and S, so an image's values do not
 depend on its batch.
 
