@@ -14,14 +14,15 @@ its coalitions is enumerated too, with exact kernel weights. The rest of the bud
 the other pairs of sizes in proportion to their kernel weight (stratified, where shap draws the
 sizes at random; pairs of sizes too thin to get one balanced round are left out until the budget
 reaches them) and each deals distinct coalitions, each with its complement (no duplicate
-evaluations), from a shuffled deck of the segments so that every segment is in equally many of
-them: a part of ``v`` that depends only on the coalition size then cancels from the fit as it
-does under full enumeration (uniform draws leave it as noise). Every pair of sizes sampled keeps
-its exact total kernel weight. A coalition and its complement always come together with equal
-weights, so any game with interactions of at most two segments gets its exact values from
-``n_samples >= 2S`` (its residual from the additive fit is the same on both). ``n_samples >= 2^S - 2`` enumerates every coalition and gives the
-exact Shapley values. The coalitions depend only on ``seed`` and S, so an image's values do not
-depend on its batch.
+evaluations), balanced: each takes the segments dealt least so far, so that every segment is in
+about as many of them as the others (:func:`_balanced_pairs`). A part of ``v`` that depends only
+on the coalition size then cancels from the fit as it does under full enumeration (uniform draws
+leave it as noise). Every pair of sizes sampled keeps its exact total kernel weight. A coalition
+and its complement always come together with equal weights, so any game with interactions of at
+most two segments gets its exact values from ``n_samples >= 2S`` (its residual from the additive
+fit is the same on both). ``n_samples >= 2^S - 2`` enumerates every coalition and gives the exact
+Shapley values. The coalitions depend only on ``seed`` and S, so an image's values do not depend
+on its batch.
 
 The solve eliminates the last segment through the efficiency constraint (as shap does) and solves
 the weighted least squares in float64 with ``torch.linalg.lstsq`` (minimum norm if the coalitions
