@@ -169,7 +169,7 @@ def explained_rows(
     missing = set(rows["image_id"]) - set(preds.index)
     if missing:
         raise ValueError(f"{predictions_path}: no prediction for {len(missing)} explained images; rerun predict")
-    return index, rows, torch.as_tensor(preds.loc[rows["image_id"], target].to_numpy(), dtype=torch.long)
+    return index, rows, torch.as_tensor(preds.loc[rows["image_id"], target].to_numpy(copy=True), dtype=torch.long)
 
 
 @contextmanager
