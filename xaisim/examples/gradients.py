@@ -108,6 +108,11 @@ class Factors:
         """(B, size) of the gradients these factors stand for."""
         return len(self.a), self.a.shape[2] * self.d.shape[2]
 
+    @staticmethod
+    def cat(parts: Sequence[Factors], dim: int) -> Factors:
+        """Factors joined along samples (``dim`` 0) or positions (``dim`` 1: a layer called more than once)."""
+        return Factors(torch.cat([f.a for f in parts], dim), torch.cat([f.d for f in parts], dim))
+
     def materialise(self) -> Tensor:
         return torch.bmm(self.d.transpose(1, 2), self.a).reshape(self.shape)
 
@@ -291,7 +296,7 @@ def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor
                 if _join(path, name) not in offsets:
                     continue
                 if isinstance(parts[0][k], Factors):
-                    value = Factors(torch.cat([p[k].a for p in parts], 1), torch.cat([p[k].d for p in parts], 1))
+                    value = Factors.cat([p[k] for p in parts], 1)
                 else:
                     value = parts[0][k]
                     for p in parts[1:]:

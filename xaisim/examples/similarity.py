@@ -142,7 +142,7 @@ def _join(parts: list[Blocks]) -> Blocks:
     for items in zip(*parts):
         blocks = [g for _, g in items]
         if isinstance(blocks[0], Factors):
-            out.append((items[0][0], Factors(torch.cat([g.a for g in blocks]), torch.cat([g.d for g in blocks]))))
+            out.append((items[0][0], Factors.cat(blocks, 0)))
         else:
             out.append((items[0][0], torch.cat(blocks)))
     return out
