@@ -53,3 +53,19 @@ def test_default_families_from_timm_names():
         "cnn", "transformer", "transformer", "transformer", "cnn", "hybrid", "hybrid"]
     assert family({"arch": "resnet18", "family": "hybrid"}) == "hybrid"
     assert family({"name": "SVC", "sklearn": "svc"}) == "classical"
+
+
+def test_declared_info_and_validate_stay_with_the_entry():
+    reg = Registry("thing")
+
+    def check(params):
+        if params["lo"] > params["hi"]:
+            raise ValueError("lo: above hi; lower it")
+
+    @reg.register("span", validate=check, needs={"gradients"})
+    def span(x, *, lo: int = 0, hi: int = 1):
+        return x
+
+    assert reg.info("span") == {"needs": {"gradients"}} and not hasattr(span, "validate")
+    with pytest.raises(ValueError, match="^cfg: lo: above hi; lower it for thing 'span'$"):
+        reg.check_params("span", {"lo": 2}, "cfg")

@@ -11,15 +11,18 @@ and returns the parameters with every default filled in, so that stating a defau
 gives the same parameters (and the same cached result) as leaving it out. Nested pydantic models
 (e.g. a segmentation spec) come back as plain dicts.
 
-Rules across parameters that a type cannot express go into a ``validate`` function given at
-registration: it receives the filled-in parameters and raises ``ValueError("<param>: <problem and
-fix>")``, which :meth:`Registry.check_params` prefixes with the config location.
+Everything else an entry declares is given at registration and kept with it, never set as an
+attribute on the function: ``validate``, a function of the filled-in parameters for rules across
+parameters that a type cannot express (it raises ``ValueError("<param>: <problem and fix>")``,
+which :meth:`Registry.check_params` prefixes with the config location), and any keyword a kind of
+entry defines (a method's ``needs``, a statistic's tables), read back with :meth:`Registry.info`.
 """
 
 from __future__ import annotations
 
 import inspect
 from functools import cache
+from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
 import pydantic
@@ -27,32 +30,49 @@ import pydantic
 F = TypeVar("F", bound=Callable)
 
 
+@dataclass(frozen=True)
+class Entry(Generic[F]):
+    """A registered function, its cross-parameter check and what it declared at registration."""
+
+    fn: F
+    validate: Callable[[dict[str, Any]], None] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
 class Registry(Generic[F]):
     """Name -> function map with a decorator to add entries and a clear error on unknown names."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._entries: dict[str, F] = {}
+        self._entries: dict[str, Entry[F]] = {}
 
-    def register(self, name: str, validate: Callable[[dict[str, Any]], None] | None = None) -> Callable[[F], F]:
-        """Decorator adding ``fn`` as ``name``; ``validate(params)`` checks rules across parameters."""
+    def register(
+        self, name: str, validate: Callable[[dict[str, Any]], None] | None = None, **info: Any
+    ) -> Callable[[F], F]:
+        """Decorator adding ``fn`` as ``name``; ``validate(params)`` checks rules across parameters,
+        ``info`` is what the entry declares (see :meth:`info`)."""
 
         def add(fn: F) -> F:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
-            self._entries[name] = fn
-            if validate is not None:
-                fn.validate = validate  # type: ignore[attr-defined]
+            self._entries[name] = Entry(fn, validate, info)
             return fn
 
         return add
 
-    def get(self, name: str) -> F:
+    def entry(self, name: str) -> Entry[F]:
         try:
             return self._entries[name]
         except KeyError:
             known = ", ".join(self.names())
             raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def get(self, name: str) -> F:
+        return self.entry(name).fn
+
+    def info(self, name: str) -> dict[str, Any]:
+        """What ``name`` declared at registration (keywords besides ``validate``)."""
+        return self.entry(name).info
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -63,10 +83,10 @@ class Registry(Generic[F]):
         Raises ValueError with one line naming ``where``, the parameter and what is allowed.
         """
         try:
-            fn = self.get(name)
+            entry = self.entry(name)
         except KeyError as err:
             raise ValueError(f"{where}: {err.args[0]}") from None
-        model = _params_model(fn)
+        model = _params_model(entry.fn)
         allowed = list(model.model_fields)
         unknown = sorted(set(params) - set(allowed))
         if unknown:
@@ -81,10 +101,9 @@ class Registry(Generic[F]):
                 f"{where}.{field}: {first['msg']} (got {first.get('input')!r}) for {self.kind} {name!r}"
             ) from None
         result = {k: _plain(getattr(checked, k)) for k in allowed}
-        validate = getattr(fn, "validate", None)  # cross-field rules: fn.validate(params) raises ValueError
-        if validate is not None:
+        if entry.validate is not None:
             try:
-                validate(result)
+                entry.validate(result)
             except ValueError as err:
                 raise ValueError(f"{where}: {err} for {self.kind} {name!r}") from None
         return result

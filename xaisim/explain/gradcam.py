@@ -205,7 +205,13 @@ def gradcam_native(
     return torch.relu((weights * act).sum(dim=1))
 
 
-@register_method("gradcam")
+def _validate(params: dict) -> None:
+    """``layer`` and ``depth`` exclude each other (a cross-field rule a type cannot express)."""
+    if params.get("depth") is not None and params.get("layer", "auto") != "auto":
+        raise ValueError(f"layer={params['layer']!r} and depth={params['depth']} exclude each other; give one of them")
+
+
+@register_method("gradcam", validate=_validate)
 def gradcam(
     model: nn.Module,
     inputs: Tensor,
@@ -218,12 +224,3 @@ def gradcam(
     """Raw GradCAM maps (B, h, w) at the layer's grid; see :func:`resolve_layer` for ``layer``/``depth``
     and :func:`gradcam_native` for ``fill_cells``."""
     return gradcam_native(model, inputs, targets, layer, depth, fill_cells)
-
-
-def _validate(params: dict) -> None:
-    """``layer`` and ``depth`` exclude each other (a cross-field rule a type cannot express)."""
-    if params.get("depth") is not None and params.get("layer", "auto") != "auto":
-        raise ValueError(f"layer={params['layer']!r} and depth={params['depth']} exclude each other; give one of them")
-
-
-gradcam.validate = _validate
