@@ -21,8 +21,8 @@ entry defines (a method's ``needs``, a statistic's tables), read back with :meth
 from __future__ import annotations
 
 import inspect
-from functools import cache
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Callable, Generic, TypeVar
 
 import pydantic

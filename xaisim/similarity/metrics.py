@@ -8,8 +8,21 @@ pixels run in float32 blocks accumulated in float64.
 
 Conventions: a map with no spread (all zero for cosine, constant for pearson/spearman) has
 similarity 0 to every map; the zero-map policy of the stage decides what is kept (see
-:mod:`xaisim.similarity.stream`). ``k`` is a percentage of the pixels; top-k ties are broken by
-pixel position (stable sort).
+:mod:`xaisim.similarity.stream`). ``k`` is a percentage of the pixels.
+
+Ties (block-constant KernelSHAP/LIME maps, upsampled GradCAM) are common, and float rounding decides
+which of two values that are equal in exact arithmetic comes first. So values within
+:data:`TIE_RTOL` of the map's largest |value| of each other are one tied block (chained along the
+sorted values), and no metric depends on an order inside a block. A pixel's top-k membership is its
+chance to be in the top k under a uniformly random order of each block: 1 above the block that
+straddles the k-th place, that block's share of the places left inside it, 0 below (memberships sum
+to the top-k count). Likewise its chance to hold place r is 1/(block size) at each place its block
+spans. Two maps' overlaps are fuzzy (Ruzicka): the sum over pixels of the smaller of the two
+chances, so a map agrees with itself fully, ties or not. Top-k IoU is overlap / (2 count - overlap),
+feature and sign agreement overlap / count, rank agreement the overlap of the place chances within
+the top k over the count. Without ties these are OpenXAI's definitions (Krishna et al. 2022); with
+ties OpenXAI's depend on its sort's order, ours on none.
+Cohen's kappa puts a value within the tolerance below a threshold into the class above it.
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ METRICS: Registry = Registry("similarity metric")
 register_metric = METRICS.register
 
 BLOCK = 1024  # most pixels per float32 block of a Gram matrix
+TIE_RTOL = 1e-6  # values this close (relative to the map's largest |value|) are tied
 Percent = Annotated[float, Field(gt=0, le=100)]
 
 
@@ -62,17 +76,19 @@ class Chunk:
     def ranks(self) -> Tensor:
         return self.cached("ranks", lambda: average_ranks(self.flat))
 
-    def order(self, by_abs: bool) -> Tensor:
-        """Pixel indices sorted by decreasing value (or |value|), ties by position."""
-        source = self.flat.abs() if by_abs else self.flat
-        return self.cached(("order", by_abs), lambda: source.sort(dim=-1, descending=True, stable=True).indices)
+    def tie_blocks(self, by_abs: bool) -> tuple[Tensor, Tensor]:
+        """(first, last) (B, M, D) int64: the places (0-based, by decreasing value or |value|) that
+        each pixel's tied block spans (see the module docstring)."""
+        return self.cached(("blocks", by_abs), lambda: tie_blocks(self.flat.abs() if by_abs else self.flat))
 
     def top_mask(self, k: float, by_abs: bool) -> Tensor:
-        """(B, M, D) float32: 1 on each map's top ``k`` % pixels."""
+        """(B, M, D) float64: each pixel's chance to be among the map's top ``k`` % (1 or 0 without ties)."""
 
         def make() -> Tensor:
-            mask = torch.zeros_like(self.flat)
-            return mask.scatter_(-1, self.order(by_abs)[..., : top_count(k, self.pixels)], 1.0)
+            first, last = self.tie_blocks(by_abs)
+            n = top_count(k, self.pixels)
+            share = (n - first).clamp(0).double() / (last - first + 1).double()
+            return share.clamp(max=1)
 
         return self.cached(("top", k, by_abs), make)
 
@@ -120,6 +136,21 @@ def _cosine_from_gram(g: Tensor) -> Tensor:
 def top_count(k: float, pixels: int) -> int:
     """Number of pixels in the top ``k`` %: ceil(k / 100 * pixels), at least 1."""
     return max(1, math.ceil(k / 100 * pixels - 1e-9))
+
+
+def tie_blocks(x: Tensor, rtol: float = TIE_RTOL) -> tuple[Tensor, Tensor]:
+    """For x (..., D): the first and last place (0-based, by decreasing value) of each element's
+    tied block: sorted neighbours within ``rtol`` x max |x| of each other are tied."""
+    values, idx = x.sort(dim=-1, descending=True, stable=True)
+    n = values.shape[-1]
+    tol = rtol * x.abs().amax(-1, keepdim=True)
+    pos = torch.arange(n).expand_as(idx)
+    breaks = (values[..., :-1] - values[..., 1:]) > tol
+    edge = torch.ones_like(values[..., :1], dtype=torch.bool)
+    starts, ends = torch.cat([edge, breaks], -1), torch.cat([breaks, edge], -1)
+    first = torch.where(starts, pos, torch.zeros_like(pos)).cummax(-1).values
+    last = torch.where(ends, pos, torch.full_like(pos, n - 1)).flip(-1).cummin(-1).values.flip(-1)
+    return torch.empty_like(first).scatter_(-1, idx, first), torch.empty_like(last).scatter_(-1, idx, last)
 
 
 def average_ranks(x: Tensor) -> Tensor:
@@ -228,10 +259,28 @@ def ssim(
     return out
 
 
+def _smaller_sum(x: Tensor, keep: Tensor | None = None) -> Tensor:
+    """(B, M, M) float64: sum over the last axis of min(x_i, x_j) (times ``keep_i == keep_j``)."""
+    m = x.shape[1]
+    out = torch.empty(x.shape[0], m, m, dtype=torch.float64)
+    for i in range(m):
+        smaller = torch.minimum(x[:, i : i + 1], x)
+        if keep is not None:
+            smaller = smaller * (keep[:, i : i + 1] == keep)
+        out[:, i] = smaller.double().sum(-1)
+    return out
+
+
+def _top_overlap(chunk: Chunk, k: float, by_abs: bool, signed: bool = False) -> Tensor:
+    """Fuzzy overlap of two maps' top-k memberships (with the same sign if ``signed``)."""
+    keep = torch.sign(chunk.flat) if signed else None
+    return chunk.cached(("overlap", k, by_abs, signed), lambda: _smaller_sum(chunk.top_mask(k, by_abs), keep))
+
+
 @register_metric("topk_iou")
 def topk_iou(chunk: Chunk, *, k: Percent = 10.0, absolute: bool = False) -> Tensor:
     """Intersection over union of the two maps' top ``k`` % pixels (by value, or |value|)."""
-    inter = chunk.cached(("topgram", k, absolute), lambda: gram(chunk.top_mask(k, absolute)))
+    inter = _top_overlap(chunk, k, absolute)
     n = top_count(k, chunk.pixels)
     return inter / (2 * n - inter)
 
@@ -239,32 +288,32 @@ def topk_iou(chunk: Chunk, *, k: Percent = 10.0, absolute: bool = False) -> Tens
 @register_metric("feature_agreement")
 def feature_agreement(chunk: Chunk, *, k: Percent = 10.0) -> Tensor:
     """Krishna et al. 2022: fraction of the top-k features (by |value|) that both maps share."""
-    inter = chunk.cached(("topgram", k, True), lambda: gram(chunk.top_mask(k, True)))
-    return inter / top_count(k, chunk.pixels)
+    return _top_overlap(chunk, k, True) / top_count(k, chunk.pixels)
 
 
 @register_metric("topk_sign_agreement")
 def topk_sign_agreement(chunk: Chunk, *, k: Percent = 10.0) -> Tensor:
     """Krishna et al. 2022 "sign agreement": fraction of the top-k features (by |value|) shared by
     both maps with the same sign."""
-
-    def make() -> Tensor:
-        top = chunk.top_mask(k, True)
-        return gram(chunk.sign_masks() * top.repeat(1, 1, 3))
-
-    return chunk.cached(("topsigngram", k), make) / top_count(k, chunk.pixels)
+    return _top_overlap(chunk, k, True, signed=True) / top_count(k, chunk.pixels)
 
 
 def _rank_matches(chunk: Chunk, k: float, signed: bool) -> Tensor:
+    """Share of the top-k places holding the same pixel (and sign) in both maps: per pixel, the
+    places among the first n that both maps' blocks span, times the smaller chance 1/(block size)."""
     n = top_count(k, chunk.pixels)
-    idx = chunk.order(True)[..., :n]
-    if signed:
-        sign = torch.sign(torch.gather(chunk.flat, -1, idx)).long() + 1
-        idx = idx * 3 + sign
-    m = idx.shape[1]
-    out = torch.empty(idx.shape[0], m, m, dtype=torch.float64)
+    first, last = chunk.tie_blocks(True)
+    size = (last - first + 1).double()
+    first, last = first.double(), last.clamp(max=n - 1).double()
+    sign = torch.sign(chunk.flat)
+    m = first.shape[1]
+    out = torch.empty(first.shape[0], m, m, dtype=torch.float64)
     for i in range(m):
-        out[:, i] = (idx[:, i : i + 1] == idx).sum(-1).double() / n
+        overlap = (torch.minimum(last[:, i : i + 1], last) - torch.maximum(first[:, i : i + 1], first) + 1).clamp(0)
+        weight = overlap / torch.maximum(size[:, i : i + 1], size)
+        if signed:
+            weight = weight * (sign[:, i : i + 1] == sign)
+        out[:, i] = weight.sum(-1) / n
     return out
 
 
@@ -299,10 +348,12 @@ def cohen_kappa(
     thresholds: Annotated[list[float], Field(min_length=1), AfterValidator(_increasing)] = [0.5],  # noqa: B006
 ) -> Tensor:
     """Cohen's kappa of the maps' pixels labelled by ``thresholds`` (label i: thresholds[i-1] <= x
-    < thresholds[i], as numpy's digitize): several thresholds give ordered classes. Two constant
-    maps of the same class agree perfectly (kappa 1)."""
+    < thresholds[i], as numpy's digitize, a value within the tie tolerance below a threshold counted
+    above it): several thresholds give ordered classes. Two constant maps of the same class agree
+    perfectly (kappa 1)."""
     bounds = torch.tensor(thresholds, dtype=chunk.flat.dtype)
-    labels = torch.bucketize(chunk.flat, bounds, right=True)
+    tol = TIE_RTOL * chunk.flat.abs().amax(-1, keepdim=True)
+    labels = torch.bucketize(chunk.flat + tol, bounds, right=True)
     classes = len(thresholds) + 1
     onehot = torch.cat([(labels == c) for c in range(classes)], -1).float()
     agree = gram(onehot) / chunk.pixels
