@@ -14,6 +14,7 @@ from xaisim.explain.batching import eval_batch_size
 from xaisim.explain.compute import explain, explain_model
 from xaisim.io import ArrayFile
 from xaisim.models import build_spec
+from xaisim.registry import Entry
 
 N_CLASSES = 2
 
@@ -48,7 +49,7 @@ def test_unsupported_is_recorded_or_fails(stage, monkeypatch, caplog):
     def never(model, inputs, targets):
         raise Unsupported("no attention in a CNN")
 
-    monkeypatch.setitem(METHODS._entries, "never", never)
+    monkeypatch.setitem(METHODS._entries, "never", Entry(never))
     run, out = stage
     with caplog.at_level(logging.WARNING):
         run("never")
@@ -73,7 +74,7 @@ def test_nonfinite_and_zero_maps_are_counted_and_extras_stored(stage, monkeypatc
         done.extend(range(len(inputs)))
         return Explanation(maps, {"score": inputs.flatten(1).sum(1)})
 
-    monkeypatch.setitem(METHODS._entries, "odd", odd)
+    monkeypatch.setitem(METHODS._entries, "odd", Entry(odd))
     run, out = stage
     with caplog.at_level(logging.WARNING):
         run("odd")
@@ -98,7 +99,7 @@ def test_out_of_memory_halves_the_batches_and_keeps_the_result(monkeypatch, capl
             raise torch.OutOfMemoryError("CUDA out of memory")
         return Explanation(inputs.sum(1), {"t": targets})
 
-    monkeypatch.setitem(METHODS._entries, "hungry", hungry)
+    monkeypatch.setitem(METHODS._entries, "hungry", Entry(hungry))
     x = torch.randn(5, 3, 4, 4)
     batches = torch.utils.data.DataLoader(list(zip(x, torch.zeros(5))), batch_size=4)
     with caplog.at_level(logging.WARNING):
