@@ -7,7 +7,7 @@ in the order near-tie, some-wrong, all-correct:
 - ``all-correct``: every model predicts the true class;
 - ``some-wrong``: at least one model is wrong; images on which the models disagree most come first;
 - ``near-tie``: some model has the true class among its top two with top-1 minus top-2 probability at
-  most ``near_tie`` (seed 002's "interesting" cases); the closest tie comes first.
+  most ``near_tie`` (the LIME MNIST example's "interesting" cases); the closest tie comes first.
 
 A category without any such image is empty (its figure says so). Config ids are shown as one
 ``selected`` category, in the order given; an id outside the explained subset is an error.

@@ -11,7 +11,7 @@ The regression is a weighted least squares in float64 torch, not scikit-learn's 
 same estimator (tested against it), solved per image without a Python round trip through
 scikit-learn, and stays on one code path with KernelSHAP's solve.
 
-Several segmentations (seed 002: SLIC at compactness 0.01, 0.1 and 1 and 5/7/11 grids) are
+Several segmentations (the LIME MNIST example: SLIC at compactness 0.01, 0.1 and 1 and 5/7/11 grids) are
 combined per image by dividing each one's pixel map by its largest absolute weight and averaging;
 a single segmentation returns its raw weights.
 """

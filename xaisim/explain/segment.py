@@ -7,7 +7,7 @@ A segmentation is a small validated spec, written in a config as a name or a map
     segmentation: {name: grid, cells: 7}                 # a regular 7 x 7 grid
 
 - ``slic``: :func:`skimage.segmentation.slic` (``n_segments``, ``compactness``, ``sigma``,
-  ``convert2lab``; seed 002 used ``convert2lab: false`` with compactness 0.01, 0.1 and 1);
+  ``convert2lab``; the LIME MNIST example used ``convert2lab: false`` with compactness 0.01, 0.1 and 1);
 - ``quickshift``: :func:`skimage.segmentation.quickshift` (``ratio``, ``kernel_size``, ``max_dist``,
   ``sigma``);
 - ``felzenszwalb``: :func:`skimage.segmentation.felzenszwalb` (``scale``, ``sigma``, ``min_size``);

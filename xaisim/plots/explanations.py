@@ -1,8 +1,8 @@
-"""Explanation maps over their images: overlays, seed 002's green/red rendering, grids.
+"""Explanation maps over their images: overlays, the LIME MNIST example's green/red rendering, grids.
 
 Maps arrive raw at their native grid; for display they are resized to the image (bilinear) and
 divided by their largest absolute value. Non-negative maps are drawn as a heat overlay on the grey
-image; signed maps in seed 002's HSV rendering: hue green for positive and red for negative weight,
+image; signed maps in the LIME MNIST example's HSV rendering: hue green for positive and red for negative weight,
 saturation = |weight|, value raised by |weight| / 2 so dark pixels stay visible. Segment boundaries
 (KernelSHAP, LIME) are drawn when a segmentation is given.
 """
