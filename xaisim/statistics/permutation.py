@@ -53,7 +53,7 @@ def label_assignments(labels: Sequence[str], budget: int, seed: int) -> Null:
     """Assignments (P, M) of the multiset of ``labels`` (as integer codes in sorted label order) to
     the M models: all M! / prod(n_f!) distinct ones when that is <= budget, else ``budget`` distinct
     random ones other than the observed."""
-    names, codes = np.unique(np.asarray(labels), return_inverse=True)
+    codes = np.unique(np.asarray(labels), return_inverse=True)[1]
     counts = Counter(codes.tolist())
     total = math.factorial(len(codes)) // math.prod(math.factorial(c) for c in counts.values())
     if total <= budget:
