@@ -76,21 +76,31 @@ class Chunk:
     def ranks(self) -> Tensor:
         return self.cached("ranks", lambda: average_ranks(self.flat))
 
-    def tie_blocks(self, by_abs: bool) -> tuple[Tensor, Tensor]:
-        """(first, last) (B, M, D) int64: the places (0-based, by decreasing value or |value|) that
-        each pixel's tied block spans (see the module docstring)."""
+    def tie_blocks(self, by_abs: bool) -> tuple[Tensor, Tensor, Tensor]:
+        """(first, last, order) (B, M, D) int64: the places (0-based, by decreasing value or |value|)
+        that each pixel's tied block spans (see the module docstring), and the pixels in place order."""
         return self.cached(("blocks", by_abs), lambda: tie_blocks(self.flat.abs() if by_abs else self.flat))
+
+    def front(self, k: float, by_abs: bool, i: int) -> Tensor:
+        """(B, c) pixel indices of map ``i`` that may be in its top ``k`` % (places before the end of
+        the block straddling the k-th place), padded with later places to the batch's largest c."""
+        first, _, order = self.tie_blocks(by_abs)
+        c = int((first[:, i] < top_count(k, self.pixels)).sum(-1).max())
+        return order[:, i, :c]
 
     def top_mask(self, k: float, by_abs: bool) -> Tensor:
         """(B, M, D) float64: each pixel's chance to be among the map's top ``k`` % (1 or 0 without ties)."""
 
         def make() -> Tensor:
-            first, last = self.tie_blocks(by_abs)
+            first, last, _ = self.tie_blocks(by_abs)
             n = top_count(k, self.pixels)
             share = (n - first).clamp(0).double() / (last - first + 1).double()
             return share.clamp(max=1)
 
         return self.cached(("top", k, by_abs), make)
+
+    def signs(self) -> Tensor:
+        return self.cached("sign", lambda: torch.sign(self.flat))
 
     def sign_masks(self) -> Tensor:
         """(B, M, 3 D) float32: indicators of x > 0, x < 0 and x == 0, side by side."""
@@ -138,9 +148,10 @@ def top_count(k: float, pixels: int) -> int:
     return max(1, math.ceil(k / 100 * pixels - 1e-9))
 
 
-def tie_blocks(x: Tensor, rtol: float = TIE_RTOL) -> tuple[Tensor, Tensor]:
+def tie_blocks(x: Tensor, rtol: float = TIE_RTOL) -> tuple[Tensor, Tensor, Tensor]:
     """For x (..., D): the first and last place (0-based, by decreasing value) of each element's
-    tied block: sorted neighbours within ``rtol`` x max |x| of each other are tied."""
+    tied block (sorted neighbours within ``rtol`` x max |x| of each other are tied), and the
+    elements in place order."""
     values, idx = x.sort(dim=-1, descending=True, stable=True)
     n = values.shape[-1]
     tol = rtol * x.abs().amax(-1, keepdim=True)
@@ -150,7 +161,7 @@ def tie_blocks(x: Tensor, rtol: float = TIE_RTOL) -> tuple[Tensor, Tensor]:
     starts, ends = torch.cat([edge, breaks], -1), torch.cat([breaks, edge], -1)
     first = torch.where(starts, pos, torch.zeros_like(pos)).cummax(-1).values
     last = torch.where(ends, pos, torch.full_like(pos, n - 1)).flip(-1).cummin(-1).values.flip(-1)
-    return torch.empty_like(first).scatter_(-1, idx, first), torch.empty_like(last).scatter_(-1, idx, last)
+    return torch.empty_like(first).scatter_(-1, idx, first), torch.empty_like(last).scatter_(-1, idx, last), idx
 
 
 def average_ranks(x: Tensor) -> Tensor:
@@ -259,22 +270,33 @@ def ssim(
     return out
 
 
-def _smaller_sum(x: Tensor, keep: Tensor | None = None) -> Tensor:
-    """(B, M, M) float64: sum over the last axis of min(x_i, x_j) (times ``keep_i == keep_j``)."""
-    m = x.shape[1]
-    out = torch.empty(x.shape[0], m, m, dtype=torch.float64)
+def _at(x: Tensor, idx: Tensor) -> Tensor:
+    """x (B, M, D) at pixels idx (B, c) -> (B, M, c)."""
+    return x.gather(-1, idx[:, None].expand(-1, x.shape[1], -1))
+
+
+def _pairs(chunk: Chunk, k: float, by_abs: bool, term) -> Tensor:
+    """(B, M, M) float64: for each map i, the sum of ``term(i, idx)`` (B, M, c) over the pixels idx
+    that may be in map i's top k; pixels outside it add nothing to any top-k overlap."""
+    m = chunk.flat.shape[1]
+    out = torch.empty(chunk.flat.shape[0], m, m, dtype=torch.float64)
     for i in range(m):
-        smaller = torch.minimum(x[:, i : i + 1], x)
-        if keep is not None:
-            smaller = smaller * (keep[:, i : i + 1] == keep)
-        out[:, i] = smaller.double().sum(-1)
+        out[:, i] = term(i, chunk.front(k, by_abs, i)).sum(-1)
     return out
 
 
 def _top_overlap(chunk: Chunk, k: float, by_abs: bool, signed: bool = False) -> Tensor:
     """Fuzzy overlap of two maps' top-k memberships (with the same sign if ``signed``)."""
-    keep = torch.sign(chunk.flat) if signed else None
-    return chunk.cached(("overlap", k, by_abs, signed), lambda: _smaller_sum(chunk.top_mask(k, by_abs), keep))
+
+    def term(i: int, idx: Tensor) -> Tensor:
+        top = _at(chunk.top_mask(k, by_abs), idx)
+        smaller = torch.minimum(top[:, i : i + 1], top)
+        if signed:
+            sign = _at(chunk.signs(), idx)
+            smaller = smaller * (sign[:, i : i + 1] == sign)
+        return smaller
+
+    return chunk.cached(("overlap", k, by_abs, signed), lambda: _pairs(chunk, k, by_abs, term))
 
 
 @register_metric("topk_iou")
@@ -302,19 +324,19 @@ def _rank_matches(chunk: Chunk, k: float, signed: bool) -> Tensor:
     """Share of the top-k places holding the same pixel (and sign) in both maps: per pixel, the
     places among the first n that both maps' blocks span, times the smaller chance 1/(block size)."""
     n = top_count(k, chunk.pixels)
-    first, last = chunk.tie_blocks(True)
-    size = (last - first + 1).double()
-    first, last = first.double(), last.clamp(max=n - 1).double()
-    sign = torch.sign(chunk.flat)
-    m = first.shape[1]
-    out = torch.empty(first.shape[0], m, m, dtype=torch.float64)
-    for i in range(m):
-        overlap = (torch.minimum(last[:, i : i + 1], last) - torch.maximum(first[:, i : i + 1], first) + 1).clamp(0)
+    first, last, _ = chunk.tie_blocks(True)
+
+    def term(i: int, idx: Tensor) -> Tensor:
+        lo, hi = _at(first, idx), _at(last, idx)
+        size, hi = (hi - lo + 1).double(), hi.clamp(max=n - 1)
+        overlap = (torch.minimum(hi[:, i : i + 1], hi) - torch.maximum(lo[:, i : i + 1], lo) + 1).clamp(0)
         weight = overlap / torch.maximum(size[:, i : i + 1], size)
         if signed:
+            sign = _at(chunk.signs(), idx)
             weight = weight * (sign[:, i : i + 1] == sign)
-        out[:, i] = weight.sum(-1) / n
-    return out
+        return weight
+
+    return _pairs(chunk, k, True, term) / n
 
 
 @register_metric("rank_agreement")
