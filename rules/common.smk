@@ -5,6 +5,7 @@ from urllib.parse import urlparse
 
 from snakemake.utils import validate
 
+from xaisim import paths as P
 from xaisim.config import (
     check_paths,
     check_schema,
