@@ -1,5 +1,5 @@
 from xaisim import job
-from xaisim.data import explain_subset, read_index
+from xaisim.index import explain_subset, read_index
 from xaisim.io import write_csv
 
 job.start(snakemake)

@@ -1,8 +1,8 @@
 import pandas as pd
 
 from xaisim import job
-from xaisim.data import read_index
 from xaisim.examples import report
+from xaisim.index import read_index
 
 job.start(snakemake)
 p, inp, out, method = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards.method

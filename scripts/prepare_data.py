@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from xaisim import job
-from xaisim.data import digits_index, imagefolder_index, write_index
+from xaisim.index import digits_index, imagefolder_index, write_index
 
 job.start(snakemake)
 data, out = snakemake.params.data, Path(snakemake.output[0])

@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 from xaisim import classical, models
 from xaisim.config import ConfigError, check, check_schema
-from xaisim.data import digits_index, read_index, write_index
+from xaisim.index import digits_index, read_index, write_index
 from xaisim.predict import predict_model
 from xaisim.runtime import get_device, setup
 from xaisim.train import settings, train_model

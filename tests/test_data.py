@@ -4,7 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from xaisim.data import digits_index, explain_subset, imagefolder_index, loader, read_index, write_index
+from xaisim.data import loader
+from xaisim.index import digits_index, explain_subset, imagefolder_index, read_index, write_index
 
 
 def test_digits_index_renders_all_images_with_a_stratified_seeded_split(tmp_path):
@@ -88,3 +89,17 @@ def test_a_corrupt_image_is_named_before_training(imagefolder):
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(ValueError, match=r"broken.jpg: not a readable image"):
         imagefolder_index(imagefolder, imagefolder)
+
+
+def test_the_csv_only_jobs_import_no_torch(tmp_path):
+    """The index and the explained subset (prepare_data, explain_subset) are CSV work: no torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from xaisim.index import digits_index, explain_subset, write_index; "
+        f"write_index(explain_subset(digits_index({str(tmp_path)!r}, 8, 0.5, 0), 10, 0), {str(tmp_path / 'i.csv')!r}); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -280,7 +280,7 @@ def test_per_model_override_is_checked_merged(tiny):
 @pytest.fixture(scope="module")
 def stage(tmp_path_factory):
     """The stage on digits at 16 px: a random resnet10t, 10 explained and 20 reference images."""
-    from xaisim.data import digits_index, explain_subset, read_index, write_index
+    from xaisim.index import digits_index, explain_subset, read_index, write_index
     from xaisim.io import write_csv
     from xaisim.predict import predict_model
 

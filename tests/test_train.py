@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from safetensors.torch import load_file
 
-from xaisim.data import digits_index, write_index
+from xaisim.index import digits_index, write_index
 from xaisim.predict import predict_model
 from xaisim.runtime import get_device, setup
 from xaisim.train import settings, train_model

@@ -150,7 +150,7 @@ def explanation_grids(
 
     Maps are shown as the similarity stage compares them: each method's ``normalise`` steps.
     """
-    from xaisim.data import read_index
+    from xaisim.index import read_index
     from xaisim.similarity import normalise as normalisation
 
     steps = {m: normalisation.parse(normalise[m], f"normalise of {m}") for m in methods}

@@ -61,7 +61,8 @@ def predict_model(
     of the explained subset (``subset_path``): tensor ``features`` (N, F) float32, metadata image_ids
     and model."""
     from xaisim import models
-    from xaisim.data import loader, num_classes, read_index
+    from xaisim.data import loader
+    from xaisim.index import num_classes, read_index
     from xaisim.io import save_arrays, write_csv
 
     index = read_index(index_path)

@@ -120,7 +120,8 @@ def train_model(
 ) -> dict[str, Any]:
     """Build ``spec``, train it on the index's train split and write weights and metrics atomically."""
     from xaisim import classical, models
-    from xaisim.data import loader, num_classes, read_index
+    from xaisim.data import loader
+    from xaisim.index import num_classes, read_index
     from xaisim.io import write_json
 
     index = read_index(index_path)

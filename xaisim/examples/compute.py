@@ -46,7 +46,8 @@ def explain_examples(
 ) -> dict[str, np.ndarray]:
     """Score the explained subset of one model against the reference set; write the file."""
     from xaisim import models
-    from xaisim.data import explained_rows, loader, num_classes
+    from xaisim.data import explained_rows, loader
+    from xaisim.index import num_classes
     from xaisim.io import save_arrays
 
     params = METHODS.check_params(method, params, f"method {method_name!r}")

@@ -107,7 +107,8 @@ def explain_model(
     """Explain the subset with one model and method; write maps (stored as ``dtype``), ids, targets,
     extras and parameters."""
     from xaisim import models
-    from xaisim.data import explained_rows, loader, num_classes
+    from xaisim.data import explained_rows, loader
+    from xaisim.index import num_classes
     from xaisim.io import save_arrays
 
     METHODS.check_params(method, params, f"method {method_name!r}")

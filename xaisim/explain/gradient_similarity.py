@@ -94,7 +94,7 @@ def _train_size(data: dict[str, Any]) -> int | None:
         n = 1797  # scikit-learn's digits; the split is scikit-learn's train_test_split (ceil for test)
         return n - math.ceil(data.get("val_fraction", 0.2) * n)
     if data["source"] == "imagefolder":
-        from xaisim.data import IMAGE_EXTENSIONS
+        from xaisim.index import IMAGE_EXTENSIONS
 
         root = Path(data["path"]) / "train"
         return sum(1 for f in root.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS) if root.is_dir() else None

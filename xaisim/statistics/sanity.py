@@ -117,7 +117,8 @@ def sanity_table(
     ``models``: name -> {spec, weights, predictions}; ``methods``: name -> {method (registered key),
     params (model name -> the method's params for that model)}. Each model is loaded once."""
     from xaisim import models as timm_models
-    from xaisim.data import loader, num_classes, read_index
+    from xaisim.data import loader
+    from xaisim.index import num_classes, read_index
 
     index = read_index(index_path)
     subset = pd.read_csv(subset_path, dtype={"image_id": str}).head(images)

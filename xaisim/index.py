@@ -1,0 +1,126 @@
+"""Datasets as an index: one CSV row per image (image_id, path, label, class_name, split).
+
+Paths in the index are relative to the index file's folder (or absolute), so a results folder can
+be moved as a whole. Sources: scikit-learn's digits rendered to RGB files, an image folder with
+``train/`` and ``val/`` class folders (the Imagenette layout), or a downloaded archive of one.
+Importing this module loads no torch: the CSV-only jobs (the index, the explained subset) use it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from sklearn.model_selection import train_test_split
+
+from xaisim.io import atomic_path, write_csv
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+INDEX_COLUMNS = ["image_id", "path", "label", "class_name", "split"]
+
+
+def digits_index(out_dir: str | Path, image_size: int, val_fraction: float, seed: int) -> pd.DataFrame:
+    """Render scikit-learn's 1,797 8x8 digits to RGB PNGs of ``image_size`` and split them, stratified."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    out_dir = Path(out_dir)
+    ids = [f"digit{i:04d}" for i in range(len(digits.target))]
+    train_ids, _ = train_test_split(
+        ids, test_size=val_fraction, stratify=digits.target, random_state=seed
+    )
+    train_set = set(train_ids)
+    rows = []
+    for image_id, pixels, label in zip(ids, digits.images, digits.target):
+        split = "train" if image_id in train_set else "val"
+        rel = Path("digits") / split / str(label) / f"{image_id}.png"
+        gray = Image.fromarray(np.uint8(pixels * (255 / 16)))
+        image = gray.resize((image_size, image_size), Image.Resampling.BILINEAR).convert("RGB")
+        with atomic_path(out_dir / rel) as tmp:
+            image.save(tmp, format="PNG")
+        rows.append((image_id, rel.as_posix(), int(label), str(label), split))
+    return pd.DataFrame(rows, columns=INDEX_COLUMNS)
+
+
+def imagefolder_index(root: str | Path, index_dir: str | Path) -> pd.DataFrame:
+    """Index ``root/{train,val}/<class>/<image>``; classes are the sorted folder names of train/."""
+    root = Path(root)
+    for split in ("train", "val"):
+        if not (root / split).is_dir():
+            raise FileNotFoundError(
+                f"{root}: no '{split}/' folder; data.path must hold train/ and val/ class folders"
+            )
+    classes = sorted(d.name for d in (root / "train").iterdir() if d.is_dir())
+    if len(classes) < 2:
+        raise ValueError(f"{root / 'train'}: found {len(classes)} class folders, need at least 2")
+    label_of = {c: i for i, c in enumerate(classes)}
+    rows = []
+    for split in ("train", "val"):
+        for class_dir in sorted((root / split).iterdir()):
+            if not class_dir.is_dir():
+                continue
+            if class_dir.name not in label_of:
+                raise ValueError(f"{class_dir}: class folder not present in {root / 'train'}")
+            for file in sorted(class_dir.iterdir()):
+                if file.suffix.lower() in IMAGE_EXTENSIONS:
+                    check_image(file)
+                    image_id = f"{split}/{class_dir.name}/{file.stem}"
+                    path = os.path.relpath(file.resolve(), Path(index_dir).resolve())
+                    rows.append((image_id, path, label_of[class_dir.name], class_dir.name, split))
+    index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
+    empty = {"train", "val"} - set(index["split"])
+    if empty:
+        raise ValueError(f"{root}: no images found in {sorted(empty)}")
+    return index
+
+
+def check_image(path: Path) -> None:
+    """Fail with the file's name if it is not a readable image (before any training starts)."""
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable image ({err}); delete or replace it") from None
+
+
+def write_index(index: pd.DataFrame, path: str | Path) -> None:
+    if index["image_id"].duplicated().any():
+        dup = index.loc[index["image_id"].duplicated(), "image_id"].iloc[0]
+        raise ValueError(f"{path}: duplicate image_id {dup!r}")
+    write_csv(index[INDEX_COLUMNS], path, index=False)
+
+
+def read_index(path: str | Path) -> pd.DataFrame:
+    """Read an index and make its paths usable from the current directory."""
+    index = pd.read_csv(path, dtype={"image_id": str, "class_name": str})
+    missing = set(INDEX_COLUMNS) - set(index.columns)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)}; rebuild it with the data rule")
+    base = Path(path).parent
+    index["path"] = [str(base / p) for p in index["path"]]
+    return index
+
+
+def num_classes(index: pd.DataFrame) -> int:
+    """Classes are labelled 0..K-1; K is what every model's head is built for."""
+    return int(index["label"].max()) + 1
+
+
+def explain_subset(index: pd.DataFrame, n_images: int, seed: int) -> pd.DataFrame:
+    """The validation images every model and method explains: ``n_images``, seeded and stratified."""
+    val = index[index["split"] == "val"]
+    if n_images >= len(val):
+        chosen = val
+    else:
+        n_classes = val["label"].nunique()
+        if n_images < n_classes:
+            raise ValueError(
+                f"data.explain_images={n_images} is below the {n_classes} classes; raise it to stratify"
+            )
+        chosen, _ = train_test_split(
+            val, train_size=n_images, stratify=val["label"], random_state=seed
+        )
+    return chosen.sort_values("image_id").reset_index(drop=True)
