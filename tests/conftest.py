@@ -12,6 +12,19 @@ def repo() -> Path:
     return REPO
 
 
+def train_settings(**keys) -> dict:
+    """Training settings as the workflow makes them: the schema's defaults with ``keys`` replaced."""
+    import yaml
+    from snakemake.utils import validate
+
+    from xaisim.train import settings
+
+    config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+    config["train"] = {}
+    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    return settings(config["train"], keys)
+
+
 def make_imagefolder(root: Path, classes=("cat", "dog"), per_split=(4, 2), size=16, seed=0) -> Path:
     """A tiny Imagenette-like folder: root/{train,val}/<class>/<n>.png with class-dependent colour."""
     rng = np.random.default_rng(seed)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from conftest import train_settings
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -17,7 +18,7 @@ from xaisim.config import ConfigError, check, check_schema
 from xaisim.index import digits_index, read_index, write_index
 from xaisim.predict import predict_model
 from xaisim.runtime import get_device, setup
-from xaisim.train import settings, train_model
+from xaisim.train import train_model
 
 CPU = get_device("cpu")
 
@@ -33,7 +34,7 @@ def _train(root, spec, name, epochs=1):
     setup(seed=0, threads=1)
     out = root / name
     metrics = train_model(
-        str(root / "index.csv"), spec, settings({"epochs": epochs}, None), image_size=8, seed=0, device=CPU,
+        str(root / "index.csv"), spec, train_settings(epochs=epochs), image_size=8, seed=0, device=CPU,
         amp=False, weights_path=str(out / "w.safetensors"), metrics_path=str(out / "m.json"),
     )
     return out / "w.safetensors", metrics

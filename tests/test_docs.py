@@ -22,14 +22,25 @@ README_MAX_LINES = 200
 
 
 def _resolve(node: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """``node`` with a local ``$ref`` merged in (the node's own keys win, e.g. a description)."""
+    """``node`` with a local ``$ref`` merged in: the node's own keys win (a description), its own
+    ``properties`` are merged key by key into the target's (the top-level ``train`` adds defaults)."""
     ref = node.get("$ref")
     if ref is None:
         return node
     target = schema
     for part in ref.removeprefix("#/").split("/"):
         target = target[part]
-    return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return _merge(target, {k: v for k, v in node.items() if k != "$ref"})
+
+
+def _merge(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    merged = {**base, **own}
+    if "properties" in base and "properties" in own:
+        merged["properties"] = {
+            key: _merge(base["properties"].get(key, {}), own["properties"].get(key, {}))
+            for key in {**base["properties"], **own["properties"]}
+        }
+    return merged
 
 
 def properties(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -2,7 +2,10 @@ import json
 
 import numpy as np
 import pandas as pd
+import yaml
+from conftest import train_settings
 from safetensors.torch import load_file
+from snakemake.utils import validate
 
 from xaisim.index import digits_index, write_index
 from xaisim.predict import predict_model
@@ -10,10 +13,16 @@ from xaisim.runtime import get_device, setup
 from xaisim.train import settings, train_model
 
 
-def test_settings_merge_defaults_config_and_model_override():
-    s = settings({"epochs": 5, "augment": {"hflip": 0.0}}, {"lr": 0.1, "augment": {"scale": [0.5, 1.0]}})
+def test_settings_merge_schema_defaults_config_and_model_override(repo):
+    config = yaml.safe_load((repo / "configs" / "tiny.yaml").read_text())
+    config["train"] = {"epochs": 5, "augment": {"hflip": 0.0}}
+    config["models"][0]["train"] = {"lr": 0.1, "augment": {"scale": [0.5, 1.0]}}
+    validate(config, str(repo / "schemas" / "config.schema.yaml"))  # fills the defaults, as the workflow does
+    s = settings(config["train"], config["models"][0]["train"])
     assert s["epochs"] == 5 and s["lr"] == 0.1 and s["optimizer"] == "adamw"
     assert s["augment"] == {"hflip": 0.0, "scale": [0.5, 1.0]}
+    other = settings(config["train"], config["models"][1].get("train"))
+    assert other["lr"] == 0.001 and other["augment"] == {"hflip": 0.0, "scale": [0.08, 1.0]}
 
 
 def _train(tmp_path, name):
@@ -22,7 +31,7 @@ def _train(tmp_path, name):
     train_model(
         str(tmp_path / "index.csv"),
         {"arch": "resnet10t"},
-        settings({"epochs": 2, "batch_size": 64, "lr": 0.005, "augment": {"scale": [0.8, 1.0], "hflip": 0.0}}, None),
+        train_settings(epochs=2, batch_size=64, lr=0.005, augment={"scale": [0.8, 1.0], "hflip": 0.0}),
         image_size=16,
         seed=0,
         device=get_device("cpu"),

@@ -24,23 +24,11 @@ from xaisim.runtime import autocast
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "epochs": 1,
-    "batch_size": 32,
-    "lr": 1e-3,
-    "weight_decay": 0.05,
-    "optimizer": "adamw",
-    "schedule": "onecycle",
-    "label_smoothing": 0.0,
-    "num_workers": 0,
-    "augment": {"scale": [0.08, 1.0], "hflip": 0.5},
-}
-
-
 def settings(defaults: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
-    """Training settings: built-in defaults < config ``train`` < the model's own ``train``."""
-    merged = {**DEFAULTS, **defaults, **(override or {})}
-    merged["augment"] = {**DEFAULTS["augment"], **defaults.get("augment", {}), **(override or {}).get("augment", {})}
+    """A model's training settings: the config's ``train`` (the schema fills in its defaults), with
+    the keys of the model's own ``train`` (and of its ``augment``) replaced."""
+    merged = {**defaults, **(override or {})}
+    merged["augment"] = {**defaults["augment"], **(override or {}).get("augment", {})}
     return merged
 
 
