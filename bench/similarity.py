@@ -125,10 +125,13 @@ def speed(models: int, images: int, size: int, chunk: int | str, tmp: Path) -> b
 
 
 def job(paths: list[str], chunk: int | str, out: str) -> None:
-    """The whole similarity job (pass, both variants, bootstrap, files); prints peak RSS in MiB."""
+    """The whole similarity job (pass, both variants, bootstrap, files under ``out``); prints peak
+    RSS in MiB."""
     result = ours(paths, chunk)
+    os.makedirs(out, exist_ok=True)
+    os.chdir(out)  # the job writes the catalogue's paths, relative to the workflow's folder
     same = np.ones((len(result.image_ids), len(result.models), len(result.models)), dtype=bool)
-    aggregate.write(out, "bench", result, same, METRICS, {"method": "bench"}, n_boot=1000, seed=0)
+    aggregate.write("bench", result, same, METRICS, {"method": "bench"}, n_boot=1000, seed=0)
     print(peak_rss_mib())
 
 

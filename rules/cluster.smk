@@ -1,85 +1,26 @@
+# Dendrogram cut and Louvain communities of every model x model distance matrix, with its figures.
+
+
+include: "helpers/cluster.smk"
+
+
 rule cluster:
     input:
-        distance="results/similarity/{method}/{metric}/{variant}/distance.csv",
-        mean="results/similarity/{method}/{metric}/{variant}/mean.csv",
+        distance=P.fill(P.MATRIX, stat="distance"),
+        mean=P.fill(P.MATRIX, stat="mean"),
     output:
-        clusters=report(
-            "results/clusters/{method}/{metric}/{variant}/clusters.csv",
-            caption="../report/clusters.rst",
-            category="4 Clusters",
-            subcategory="{method} / {metric} / {variant}",
-            labels={
-                "method": "{method}",
-                "metric": "{metric}",
-                "variant": "{variant}",
-                "figure": "clusters table",
-            },
-        ),
-        summary="results/clusters/{method}/{metric}/{variant}/summary.json",
-        dendrogram=report(
-            "results/figures/{method}/{metric}/{variant}/dendrogram.png",
-            caption="../report/dendrogram.rst",
-            category="4 Clusters",
-            subcategory="{method} / {metric} / {variant}",
-            labels={
-                "method": "{method}",
-                "metric": "{metric}",
-                "variant": "{variant}",
-                "figure": "dendrogram",
-            },
-        ),
-        linkages=report(
-            "results/figures/{method}/{metric}/{variant}/linkages.png",
-            caption="../report/linkages.rst",
-            category="4 Clusters",
-            subcategory="{method} / {metric} / {variant}",
-            labels={
-                "method": "{method}",
-                "metric": "{metric}",
-                "variant": "{variant}",
-                "figure": "linkage comparison",
-            },
-        ),
-        louvain=report(
-            "results/figures/{method}/{metric}/{variant}/louvain.png",
-            caption="../report/louvain.rst",
-            category="4 Clusters",
-            subcategory="{method} / {metric} / {variant}",
-            labels={
-                "method": "{method}",
-                "metric": "{metric}",
-                "variant": "{variant}",
-                "figure": "Louvain graph",
-            },
-        ),
-        heatmap=report(
-            "results/figures/{method}/{metric}/{variant}/heatmap.png",
-            caption="../report/heatmap.rst",
-            category="3 Similarity",
-            subcategory="{method} / {metric} / {variant}",
-            labels={
-                "method": "{method}",
-                "metric": "{metric}",
-                "variant": "{variant}",
-                "figure": "distance heatmap",
-            },
-        ),
-        embedding=report(
-            "results/figures/{method}/{metric}/{variant}/embedding.png",
-            caption="../report/embedding.rst",
-            category="4 Clusters",
-            subcategory="{method} / {metric} / {variant}",
-            labels={
-                "method": "{method}",
-                "metric": "{metric}",
-                "variant": "{variant}",
-                "figure": "PCA and MDS",
-            },
-        ),
+        **{
+            figure: cluster_report(
+                P.fill(P.CLUSTER_FIGURE, figure=figure), figure, category, label
+            )
+            for figure, (label, category) in CLUSTER_FIGURES.items()
+        },
+        clusters=cluster_report(P.CLUSTERS, "clusters", "4 Clusters", "clusters table"),
+        summary=P.CLUSTER_SUMMARY,
     log:
-        "results/logs/cluster/{method}/{metric}/{variant}.log",
+        P.log("cluster", "{method}", "{metric}", "{variant}"),
     benchmark:
-        "results/benchmarks/cluster/{method}/{metric}/{variant}.tsv"
+        P.benchmark("cluster", "{method}", "{metric}", "{variant}")
     conda:
         "../envs/xaisim.yaml"
     resources:

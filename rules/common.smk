@@ -15,7 +15,6 @@ from xaisim.config import (
 from xaisim.workflow import code_hash, folder_digest, resolved_config
 from xaisim.families import family
 from xaisim.statistics.figures import figure_names
-from xaisim.selection import CATEGORIES
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 check_schema(config, SCHEMA)  # one-line messages for the common mistakes
@@ -108,74 +107,6 @@ def torch_threads(workers=0):
     return config["threads"] + workers
 
 
-def archive_name():
-    return Path(urlparse(DATA["url"]).path).name
-
-
-def archive_key():
-    """The extraction folder's name: the archive's checksum (or its URL's hash without one)."""
-    checksum = DATA.get("sha256") or DATA.get("md5")
-    return checksum or f"url-{hashlib.sha256(DATA['url'].encode()).hexdigest()[:16]}"
-
-
-def archive_identity():
-    """What determines the downloaded archive: its checksums, or its URL when there is none (a
-    mirror with the same checksum downloads nothing again; the script reads the URL from config).
-    """
-    checksums = {k: DATA[k] for k in ("md5", "sha256") if DATA.get(k)}
-    return checksums or {"url": DATA["url"]}
-
-
-def data_inputs(wildcards):
-    if DATA["source"] == "url":
-        return [f"resources/data/{archive_key()}/manifest.tsv"]
-    return []
-
-
-def data_params():
-    """The data slice that determines the index: the keys its source uses, defaults filled in."""
-    used = {
-        "digits": ("image_size", "val_fraction"),
-        "imagefolder": ("path",),
-        "url": ("subdir",),
-    }[DATA["source"]]
-    params = {"source": DATA["source"], **{k: DATA[k] for k in used if k in DATA}}
-    if DATA["source"] == "digits":
-        params["seed"] = config["seed"]
-    if DATA["source"] == "imagefolder":
-        params["content"] = folder_digest(DATA["path"])
-    if DATA["source"] == "url":
-        params["archive"] = archive_key()
-    return canonical(params)
-
-
-def model_spec(wildcards):
-    return RESOLVED["models"][wildcards.model]["spec"]
-
-
-def pretrained_input(wildcards):
-    """A local `pretrained_file` is an input of training: a new file retrains."""
-    path = MODELS[wildcards.model].get("pretrained_file")
-    return [path] if path else []
-
-
-def train_params(wildcards):
-    """Training settings that determine the weights (loader workers are a knob, see train_workers)."""
-    if MODELS[wildcards.model].get("sklearn"):
-        return {}  # fitted once; the train settings do not apply (xaisim.classical)
-    settings = RESOLVED["models"][wildcards.model]["train"]
-    return {k: v for k, v in settings.items() if k != "num_workers"}
-
-
-def train_seed(wildcards):
-    """A replicate's own training seed (`seeds:`), else the global one."""
-    return MODELS[wildcards.model].get("seed", config["seed"])
-
-
-def train_workers(wildcards):
-    return RESOLVED["models"][wildcards.model]["train"]["num_workers"]
-
-
 def method_key(wildcards):
     return METHODS[wildcards.method]["method"]
 
@@ -198,84 +129,32 @@ def explanation_files(wildcards):
     )
 
 
-def similarity_settings(method):
-    """The method entry's normalise/grid/metrics, checked, with defaults filled in."""
-    return RESOLVED["similarity"][method]["settings"]
-
-
-def similarity_paths(method):
-    return RESOLVED["similarity"][method]["outputs"]
-
-
-def similarity_params(method):
-    """Everything that determines a method's similarity outputs."""
-    keep = {"zero_maps", "bootstrap"}
-    stage = {k: v for k, v in config["similarity"].items() if k in keep}
-    settings = similarity_settings(method)
-    if settings["grid"] == "input":
-        stage["image_size"] = DATA["image_size"]
-    return canonical(
-        {**settings, **stage, "seed": config["seed"], "models": list(MODELS)}
-    )
-
-
-def metric_keys(method):
-    """The registered metrics a method's similarity job runs."""
-    return sorted(
-        {metric for metric, _ in similarity_settings(method)["metrics"].values()}
-    )
-
-
-def method_metrics(method):
-    return list(similarity_settings(method)["metrics"])
-
-
-def cluster_settings():
-    """The cluster section, defaults (the Louvain resolution grid too) filled in by the schema."""
-    return canonical(config["cluster"])
-
-
 FAMILIES = {name: family(entry) for name, entry in MODELS.items()}
 FORMATS = config["figures"]["formats"]
-CLUSTER_FIGURES = ["dendrogram", "linkages", "louvain", "heatmap", "embedding"]
-IMAGE_CATEGORIES = (
-    list(CATEGORIES) if config["figures"]["images"] == "auto" else ["selected"]
-)
-
-
-def cluster_keys():
-    """method/metric/variant of every clustered matrix."""
-    return [
-        f"{method}/{metric}/{variant}"
-        for method in METHODS
-        for metric in method_metrics(method)
-        for variant in RESOLVED["variants"]
-    ]
 
 
 def final_outputs():
-    outputs = ["results/summary.md", "results/figures/explanations/selection.csv"]
+    """Every target of the default rule: the summary, and what no other target depends on."""
+    outputs = [P.SUMMARY, P.SELECTION]
     for method in METHODS:
+        metrics = method_metrics(method)
         outputs += similarity_paths(method)
         outputs += expand(
-            "results/figures/{method}/{metric}/{variant}/{figure}.png",
+            P.CLUSTER_FIGURE,
             method=method,
-            metric=method_metrics(method),
+            metric=metrics,
             variant=RESOLVED["variants"],
             figure=CLUSTER_FIGURES,
         )
         outputs += expand(
-            "results/figures/{method}/{metric}/histograms.png",
-            method=method,
-            metric=method_metrics(method),
+            P.METRIC_FIGURE, method=method, metric=metrics, figure="histograms"
         )
         if method in EXAMPLE_METHODS:
-            outputs += [
-                f"results/figures/{method}/top_similar.png",
-                f"results/figures/{method}/class_scores.png",
-            ]
+            outputs += expand(
+                P.METHOD_FIGURE, method=method, figure=["top_similar", "class_scores"]
+            )
     if EXAMPLE_METHODS:
-        outputs.append("results/summary/identical_class.csv")
+        outputs.append(P.fill(P.SUMMARY_TABLE, table="identical_class"))
     return outputs + statistics_outputs()
 
 

@@ -1,3 +1,9 @@
+# The dataset as an index CSV, and the explained subset every model and method shares.
+
+
+include: "helpers/data.smk"
+
+
 if DATA["source"] == "url":
 
     # compute nodes often have no internet
@@ -7,11 +13,11 @@ if DATA["source"] == "url":
 
     rule download:
         output:
-            f"resources/{archive_name()}",
+            P.fill(P.ARCHIVE, archive=archive_name()),
         log:
-            "results/logs/download.log",
+            P.log("download"),
         benchmark:
-            "results/benchmarks/download.tsv"
+            P.benchmark("download")
         conda:
             "../envs/xaisim.yaml"
         resources:
@@ -24,13 +30,13 @@ if DATA["source"] == "url":
 
     rule extract:
         input:
-            f"resources/{archive_name()}",
+            P.fill(P.ARCHIVE, archive=archive_name()),
         output:
-            f"resources/data/{archive_key()}/manifest.tsv",
+            P.fill(P.MANIFEST, key=archive_key()),
         log:
-            "results/logs/extract.log",
+            P.log("extract"),
         benchmark:
-            "results/benchmarks/extract.tsv"
+            P.benchmark("extract")
         conda:
             "../envs/xaisim.yaml"
         resources:
@@ -45,11 +51,11 @@ rule prepare_data:
     input:
         data_inputs,
     output:
-        "results/data/index.csv",
+        P.INDEX,
     log:
-        "results/logs/prepare_data.log",
+        P.log("prepare_data"),
     benchmark:
-        "results/benchmarks/prepare_data.tsv"
+        P.benchmark("prepare_data")
     conda:
         "../envs/xaisim.yaml"
     resources:
@@ -63,13 +69,13 @@ rule prepare_data:
 
 rule explain_subset:
     input:
-        "results/data/index.csv",
+        P.INDEX,
     output:
-        "results/data/explain.csv",
+        P.SUBSET,
     log:
-        "results/logs/explain_subset.log",
+        P.log("explain_subset"),
     benchmark:
-        "results/benchmarks/explain_subset.tsv"
+        P.benchmark("explain_subset")
     conda:
         "../envs/xaisim.yaml"
     resources:

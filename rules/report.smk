@@ -1,34 +1,40 @@
 # Figures, tables and the summary page; every figure goes into `snakemake --report`.
 
+from xaisim.selection import CATEGORIES
+
+IMAGE_CATEGORIES = (
+    list(CATEGORIES) if config["figures"]["images"] == "auto" else ["selected"]
+)
+
 
 rule accuracy:
     input:
-        metrics=expand("results/models/{model}/metrics.json", model=MODELS),
-        predictions=expand("results/predictions/{model}.csv", model=MODELS),
-        centre_crop=expand("results/predictions/centre_crop/{model}.csv", model=MODELS),
+        metrics=expand(P.TRAIN_METRICS, model=MODELS),
+        predictions=expand(P.PREDICTIONS, model=MODELS),
+        centre_crop=expand(P.CENTRE_CROP, model=MODELS),
     output:
         table=report(
-            "results/summary/accuracy.csv",
+            P.fill(P.SUMMARY_TABLE, table="accuracy"),
             caption="../report/accuracy_table.rst",
             category="1 Models",
             labels={"figure": "accuracy table"},
         ),
         accuracy=report(
-            "results/figures/accuracy.png",
+            P.fill(P.MODELS_FIGURE, figure="accuracy"),
             caption="../report/accuracy.rst",
             category="1 Models",
             labels={"figure": "accuracy"},
         ),
         agreement=report(
-            "results/figures/agreement.png",
+            P.fill(P.MODELS_FIGURE, figure="agreement"),
             caption="../report/agreement.rst",
             category="1 Models",
             labels={"figure": "same prediction"},
         ),
     log:
-        "results/logs/accuracy.log",
+        P.log("accuracy"),
     benchmark:
-        "results/benchmarks/accuracy.tsv"
+        P.benchmark("accuracy")
     conda:
         "../envs/xaisim.yaml"
     resources:
@@ -44,23 +50,19 @@ rule accuracy:
 
 rule outcomes:
     input:
-        maps=expand(
-            "results/explanations/{method}/{model}.safetensors",
-            method=METHODS,
-            model=MODELS,
-        ),
-        zero_maps=expand("results/similarity/{method}/zero_maps.csv", method=METHODS),
+        maps=expand(P.EXPLANATION, method=METHODS, model=MODELS),
+        zero_maps=expand(P.ZERO_MAPS, method=METHODS),
     output:
         report(
-            "results/summary/outcomes.csv",
+            P.fill(P.SUMMARY_TABLE, table="outcomes"),
             caption="../report/outcomes.rst",
             category="2 Explanations",
             labels={"figure": "outcomes table"},
         ),
     log:
-        "results/logs/outcomes.log",
+        P.log("outcomes"),
     benchmark:
-        "results/benchmarks/outcomes.tsv"
+        P.benchmark("outcomes")
     conda:
         "../envs/xaisim.yaml"
     resources:
@@ -75,19 +77,15 @@ rule outcomes:
 
 rule explanation_grids:
     input:
-        index="results/data/index.csv",
-        subset="results/data/explain.csv",
-        predictions=expand("results/predictions/{model}.csv", model=MODELS),
-        maps=expand(
-            "results/explanations/{method}/{model}.safetensors",
-            method=MAP_METHODS,
-            model=MODELS,
-        ),
+        index=P.INDEX,
+        subset=P.SUBSET,
+        predictions=expand(P.PREDICTIONS, model=MODELS),
+        maps=expand(P.EXPLANATION, method=MAP_METHODS, model=MODELS),
     output:
-        selection="results/figures/explanations/selection.csv",
+        selection=P.SELECTION,
         grids=[
             report(
-                f"results/figures/explanations/{category}.png",
+                P.fill(P.EXPLANATION_FIGURE, figure=category),
                 caption="../report/explanation_grid.rst",
                 category="2 Explanations",
                 labels={"figure": "grid", "images": category},
@@ -96,7 +94,7 @@ rule explanation_grids:
         ],
         deeper=[
             report(
-                f"results/figures/explanations/deeper-{category}.png",
+                P.fill(P.EXPLANATION_FIGURE, figure=f"deeper-{category}"),
                 caption="../report/deeper.rst",
                 category="2 Explanations",
                 labels={"figure": "deeper explanations", "images": category},
@@ -104,9 +102,9 @@ rule explanation_grids:
             for category in IMAGE_CATEGORIES
         ],
     log:
-        "results/logs/explanation_grids.log",
+        P.log("explanation_grids"),
     benchmark:
-        "results/benchmarks/explanation_grids.tsv"
+        P.benchmark("explanation_grids")
     conda:
         "../envs/xaisim.yaml"
     resources:
@@ -126,10 +124,10 @@ rule explanation_grids:
 
 rule histograms:
     input:
-        "results/similarity/{method}/{metric}/per_image.safetensors",
+        P.PER_IMAGE,
     output:
         report(
-            "results/figures/{method}/{metric}/histograms.png",
+            P.fill(P.METRIC_FIGURE, figure="histograms"),
             caption="../report/histograms.rst",
             category="3 Similarity",
             subcategory="{method} / {metric}",
@@ -140,9 +138,9 @@ rule histograms:
             },
         ),
     log:
-        "results/logs/histograms/{method}/{metric}.log",
+        P.log("histograms", "{method}", "{metric}"),
     benchmark:
-        "results/benchmarks/histograms/{method}/{metric}.tsv"
+        P.benchmark("histograms", "{method}", "{metric}")
     conda:
         "../envs/xaisim.yaml"
     resources:
@@ -157,24 +155,24 @@ rule histograms:
 
 rule summary:
     input:
-        accuracy="results/summary/accuracy.csv",
-        outcomes="results/summary/outcomes.csv",
-        clusters=[f"results/clusters/{key}/clusters.csv" for key in cluster_keys()],
-        summaries=[f"results/clusters/{key}/summary.json" for key in cluster_keys()],
+        accuracy=P.fill(P.SUMMARY_TABLE, table="accuracy"),
+        outcomes=P.fill(P.SUMMARY_TABLE, table="outcomes"),
+        clusters=cluster_files(P.CLUSTERS),
+        summaries=cluster_files(P.CLUSTER_SUMMARY),
         mantel="results/statistics/mantel.csv",
         family_separation="results/statistics/family_separation.csv",
         noise_floor="results/statistics/noise_floor.csv",
     output:
         report(
-            "results/summary.md",
+            P.SUMMARY,
             caption="../report/summary.rst",
             category="0 Summary",
             labels={"figure": "summary page"},
         ),
     log:
-        "results/logs/summary.log",
+        P.log("summary"),
     benchmark:
-        "results/benchmarks/summary.tsv"
+        P.benchmark("summary")
     conda:
         "../envs/xaisim.yaml"
     resources:

@@ -1,22 +1,23 @@
 # One job per method: every metric of the method in one pass over the models' maps.
+
+
+include: "helpers/similarity.smk"
+
+
 for _method in METHODS:
 
     rule:
         name:
-            "similarity_" + re.sub(r"\W", "_", _method)
+            re.sub(r"\W", "_", f"similarity_{_method}")
         input:
-            maps=expand(
-                "results/explanations/{method}/{model}.safetensors",
-                method=_method,
-                model=MODELS,
-            ),
-            predictions=expand("results/predictions/{model}.csv", model=MODELS),
+            maps=expand(P.EXPLANATION, method=_method, model=MODELS),
+            predictions=expand(P.PREDICTIONS, model=MODELS),
         output:
             similarity_paths(_method),
         log:
-            f"results/logs/similarity/{_method}.log",
+            P.log("similarity", _method),
         benchmark:
-            f"results/benchmarks/similarity/{_method}.tsv"
+            P.benchmark("similarity", _method)
         conda:
             "../envs/xaisim.yaml"
         threads: config["threads"]

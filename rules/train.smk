@@ -1,14 +1,20 @@
+# Training (or fitting) each model, then its predictions and features on the explained subset.
+
+
+include: "helpers/train.smk"
+
+
 rule train:
     input:
-        index="results/data/index.csv",
+        index=P.INDEX,
         pretrained=pretrained_input,
     output:
-        weights="results/models/{model}/weights.safetensors",
-        metrics="results/models/{model}/metrics.json",
+        weights=P.WEIGHTS,
+        metrics=P.TRAIN_METRICS,
     log:
-        "results/logs/train/{model}.log",
+        P.log("train", "{model}"),
     benchmark:
-        "results/benchmarks/train/{model}.tsv"
+        P.benchmark("train", "{model}")
     conda:
         "../envs/xaisim.yaml"
     threads: torch_threads(train_workers)
@@ -34,17 +40,17 @@ rule train:
 
 rule predict:
     input:
-        index="results/data/index.csv",
-        subset="results/data/explain.csv",
-        weights="results/models/{model}/weights.safetensors",
+        index=P.INDEX,
+        subset=P.SUBSET,
+        weights=P.WEIGHTS,
     output:
-        predictions="results/predictions/{model}.csv",
-        centre_crop="results/predictions/centre_crop/{model}.csv",
-        features="results/features/{model}.safetensors",
+        predictions=P.PREDICTIONS,
+        centre_crop=P.CENTRE_CROP,
+        features=P.FEATURES,
     log:
-        "results/logs/predict/{model}.log",
+        P.log("predict", "{model}"),
     benchmark:
-        "results/benchmarks/predict/{model}.tsv"
+        P.benchmark("predict", "{model}")
     conda:
         "../envs/xaisim.yaml"
     threads: torch_threads(config["explain"]["num_workers"])

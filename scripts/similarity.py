@@ -1,5 +1,3 @@
-from pathlib import Path
-
 from xaisim import job
 from xaisim.similarity import aggregate, stream
 
@@ -19,9 +17,7 @@ result = stream.run(
 )
 predictions = dict(zip(s["models"], snakemake.input.predictions))
 same = aggregate.same_prediction([predictions[m] for m in result.models], result.image_ids)
-root = str(Path(snakemake.output[0]).parent.parent)
 aggregate.write(
-    root,
     p.method,
     result,
     same,

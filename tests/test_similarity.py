@@ -358,7 +358,7 @@ def test_summaries_distance_and_seeded_bootstrap():
     assert not np.array_equal(s["ci_low"], aggregate.summarise(sims, use, 500, 8)["ci_low"])
 
 
-def test_write_produces_the_documented_layout(tmp_path, caplog):
+def test_write_produces_the_documented_layout(tmp_path, caplog, monkeypatch):
     rng = np.random.default_rng(8)
     ids = ["x", "y", "z"]
     maps = {m: rng.random((3, 4, 4), np.float32) for m in "ab"}
@@ -366,12 +366,13 @@ def test_write_produces_the_documented_layout(tmp_path, caplog):
                      metrics=METRIC_SET, zero_maps="exclude", chunk_size=2)
     same = np.zeros((3, 2, 2), bool)
     same[:, [0, 1], [0, 1]] = True
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path / "out")  # the catalogue's paths are relative to the workflow's folder
     with caplog.at_level(logging.WARNING):
-        aggregate.write(str(tmp_path / "out"), "M", res, same, METRIC_SET, {"method": "M"}, n_boot=50, seed=0)
+        aggregate.write("M", res, same, METRIC_SET, {"method": "M"}, n_boot=50, seed=0)
     written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.*"))
-    assert written == sorted(p.removeprefix(f"{tmp_path}/out/") for p in
-                             aggregate.output_paths(str(tmp_path / "out"), "M", list(METRIC_SET)))
-    f = ArrayFile(tmp_path / "out/M/cosine/per_image.safetensors")
+    assert written == sorted(aggregate.output_paths("M", list(METRIC_SET)))
+    f = ArrayFile(tmp_path / "out/results/similarity/M/cosine/per_image.safetensors")
     assert f.meta["models"] == ["a", "b"] and f.meta["image_ids"] == ids and f.read("similarity").shape == (3, 2, 2)
     assert "M/cosine/matching: no image for 1 pair(s): a/b" in caplog.text
 

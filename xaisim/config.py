@@ -214,5 +214,5 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     similarity = {}
     for i, m in enumerate(config["methods"]):
         found = method_settings(m, config["metrics"], f"config methods[{i}]")
-        similarity[m["name"]] = {"settings": found, "outputs": output_paths("results/similarity", m["name"], list(found["metrics"]))}
+        similarity[m["name"]] = {"settings": found, "outputs": output_paths(m["name"], list(found["metrics"]))}
     return {"models": models, "forward_only": forward_only, "similarity": similarity, "variants": list(VARIANTS)}

@@ -6,7 +6,7 @@ and a seeded bootstrap 95 % percentile interval of the mean over images (``ci_lo
 Variants: ``all`` images, and ``matching``: only the images where both models predicted the same
 class (thesis 20240417). A pair with no image gets NaN (and a warning), one image gives NaN std.
 
-Layout under ``results/similarity/{method}/`` (:func:`output_paths`)::
+Layout under ``results/similarity/{method}/`` (:func:`output_paths`, from :mod:`xaisim.paths`)::
 
     zero_maps.csv                               per model: images, zero_maps, nonfinite_maps, unsupported
     {metric}/per_image.safetensors              (N, M, M) float64 "similarity", NaN = left out
@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from xaisim import paths as P
 from xaisim.io import save_arrays, write_csv
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,12 @@ VARIANTS = ("all", "matching")
 STATS = ("mean", "std", "distance", "ci_low", "ci_high")
 
 
-def output_paths(root: str, method: str, metrics: Sequence[str]) -> list[str]:
-    """Every file the similarity job of ``method`` writes: zero_maps.csv first."""
-    base = f"{root}/{method}"
-    paths = [f"{base}/zero_maps.csv"]
+def output_paths(method: str, metrics: Sequence[str]) -> list[str]:
+    """Every file the similarity job of ``method`` writes (:mod:`xaisim.paths`): zero_maps.csv first."""
+    paths = [P.fill(P.ZERO_MAPS, method=method)]
     for metric in metrics:
-        paths.append(f"{base}/{metric}/per_image.safetensors")
-        paths += [f"{base}/{metric}/{variant}/{stat}.csv" for variant in VARIANTS for stat in STATS]
+        paths.append(P.fill(P.PER_IMAGE, method=method, metric=metric))
+        paths += [P.fill(P.MATRIX, method=method, metric=metric, variant=v, stat=s) for v in VARIANTS for s in STATS]
     return paths
 
 
@@ -83,7 +83,6 @@ def bootstrap(values: np.ndarray, valid: np.ndarray, n_boot: int, seed: int) -> 
 
 
 def write(
-    root: str,
     method: str,
     result: Any,
     same: np.ndarray,
@@ -94,14 +93,13 @@ def write(
     seed: int,
 ) -> None:
     """Write every output of :func:`output_paths` for one method's :class:`~xaisim.similarity.stream.Pass`."""
-    base = f"{root}/{method}"
-    write_csv(result.counts, f"{base}/zero_maps.csv", index=False)
+    write_csv(result.counts, P.fill(P.ZERO_MAPS, method=method), index=False)
     models = result.models
     uses = {"all": np.ones_like(same), "matching": same}
     for name, (metric, params) in metrics.items():
         sims = result.sims[name]
         save_arrays(
-            f"{base}/{name}/per_image.safetensors",
+            P.fill(P.PER_IMAGE, method=method, metric=name),
             {"similarity": sims},
             {**meta, "image_ids": result.image_ids, "models": models, "metric": name, "metric_key": metric,
              "metric_params": params, "grid": list(result.grid)},
@@ -113,4 +111,4 @@ def write(
                 log.warning("%s/%s/%s: no image for %d pair(s): %s -> NaN", method, name, variant, len(empty), ", ".join(empty))
             for stat, matrix in stats.items():
                 frame = pd.DataFrame(matrix, index=models, columns=models)
-                write_csv(frame, f"{base}/{name}/{variant}/{stat}.csv", float_format="%.10g")
+                write_csv(frame, P.fill(P.MATRIX, method=method, metric=name, variant=variant, stat=stat), float_format="%.10g")

@@ -1,0 +1,49 @@
+# Helpers of rules/cluster.smk (its inputs, params and outputs).
+
+# figure -> (report label, report category); each has its caption report/<figure>.rst
+CLUSTER_FIGURES = {
+    "dendrogram": ("dendrogram", "4 Clusters"),
+    "linkages": ("linkage comparison", "4 Clusters"),
+    "louvain": ("Louvain graph", "4 Clusters"),
+    "heatmap": ("distance heatmap", "3 Similarity"),
+    "embedding": ("PCA and MDS", "4 Clusters"),
+}
+
+
+def cluster_settings():
+    """The cluster section, defaults (the Louvain resolution grid too) filled in by the schema."""
+    return canonical(config["cluster"])
+
+
+def cluster_keys():
+    """method/metric/variant of every clustered matrix."""
+    return [
+        f"{method}/{metric}/{variant}"
+        for method in METHODS
+        for metric in method_metrics(method)
+        for variant in RESOLVED["variants"]
+    ]
+
+
+def cluster_files(pattern):
+    """`pattern` (clusters, summary) of every clustered matrix, in cluster_keys() order."""
+    return [
+        P.fill(pattern, method=method, metric=metric, variant=variant)
+        for method, metric, variant in (key.split("/") for key in cluster_keys())
+    ]
+
+
+def cluster_report(path, caption, category, label):
+    """An output of the cluster job, in the report under its matrix."""
+    return report(
+        path,
+        caption=f"../report/{caption}.rst",
+        category=category,
+        subcategory="{method} / {metric} / {variant}",
+        labels={
+            "method": "{method}",
+            "metric": "{metric}",
+            "variant": "{variant}",
+            "figure": label,
+        },
+    )
