@@ -1,5 +1,5 @@
 from xaisim import job
-from xaisim.figures import accuracy
+from xaisim.plots.jobs import accuracy
 
 job.start(snakemake, torch=False)
 i, p = snakemake.input, snakemake.params

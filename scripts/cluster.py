@@ -1,5 +1,5 @@
 from xaisim import job
-from xaisim.figures import cluster_figures
+from xaisim.plots.jobs import cluster_figures
 
 job.start(snakemake, torch=False)
 p, w = snakemake.params, snakemake.wildcards

@@ -1,5 +1,5 @@
 from xaisim import job
-from xaisim.figures import explanation_grids
+from xaisim.plots.jobs import explanation_grids
 
 job.start(snakemake)
 i, o, p = snakemake.input, snakemake.output, snakemake.params

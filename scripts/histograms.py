@@ -1,5 +1,5 @@
 from xaisim import job
-from xaisim.figures import histograms
+from xaisim.plots.jobs import histograms
 
 job.start(snakemake, torch=False)
 p, w = snakemake.params, snakemake.wildcards

@@ -1,5 +1,5 @@
 from xaisim import job
-from xaisim.figures import outcomes
+from xaisim.plots.jobs import outcomes
 
 job.start(snakemake, torch=False)
 p, i = snakemake.params, snakemake.input

@@ -3,7 +3,8 @@
 Modules: :mod:`palette` (one colour per family and per model), :mod:`clusters` (dendrograms,
 linkage comparison, Louvain graph, clustered heatmap, embeddings), :mod:`distributions`
 (histograms, matrices, box plots), :mod:`explanations` (overlays, grids, green/red rendering),
-:mod:`accuracy`.
+:mod:`accuracy`; :mod:`jobs` reads a figure job's inputs and draws them. Every figure is written
+by :func:`save`.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from xaisim.plots.palette import family_colour
 from xaisim.selection import CATEGORIES, configured, prediction_frame, select
 from xaisim.statistics.agreement import agreement
 
-log = logging.getLogger("xaisim.figures")
+log = logging.getLogger(__name__)
 
 
 def cluster_figures(
