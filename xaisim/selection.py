@@ -75,7 +75,7 @@ def configured(subset: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
     missing = [i for i in ids if i not in set(subset["image_id"])]
     if missing:
         raise ValueError(
-            f"config figures.images: {missing[:3]} not in the explained subset (results/data/explain.csv); "
+            f"config figures.images: {missing[:3]} not in the explained subset ({P.SUBSET}); "
             "pick ids from that file or use auto"
         )
     return pd.DataFrame({"image_id": ids, "category": "selected"})
