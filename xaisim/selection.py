@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from xaisim import paths as P
+
 CATEGORIES = ("all-correct", "some-wrong", "near-tie")
 
 
