@@ -37,6 +37,10 @@ def test_shipped_configs_are_valid(repo, schema, name):
         (lambda c: c.update(statistics={"sanity": {"depths": [0.5, 1.5]}}), r"config statistics.sanity.depths\[1\]: 1.5 is greater"),
         (lambda c: c["models"][0].update(seeds=[1, 1]), r"config models\[0\].seeds: \[1, 1\] has non-unique elements"),
         (lambda c: c["models"][0].update(family="rnn"), r"config models\[0\].family: 'rnn' is not one of \['cnn', 'transformer'"),
+        (lambda c: c["train"].update(lr=float("inf")), r"config train.lr: inf is not a finite number"),
+        (lambda c: c["train"].update(label_smoothing=float("nan")), r"config train.label_smoothing: nan is not a finite number"),
+        (lambda c: c["train"].update(augment={"hflip": float("nan")}), r"config train.augment.hflip: nan is not a finite"),
+        (lambda c: c["metrics"][1]["params"].update(sigma=float("inf")), r"config metrics\[1\].params.sigma: inf is not a finite"),
     ],
 )
 def test_schema_errors_are_one_line_and_name_the_field(tiny, schema, edit, message):
@@ -49,7 +53,8 @@ def test_schema_errors_are_one_line_and_name_the_field(tiny, schema, edit, messa
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda c: c["models"][1].update(name="resnet"), r"models\[1\].name: duplicate name 'resnet'"),
+        (lambda c: c["models"][1].update(name="resnet"), r"models\[1\].name: duplicate name 'resnet'; names"),
+        (lambda c: c["models"][1].update(name="ResNet"), r"models\[1\].name: duplicate name 'ResNet' \(as 'resnet': names that differ only by case"),
         (lambda c: c["models"][0].update(arch="resnet19"), r"models\[0\].arch: unknown timm architecture 'resnet19'"),
         (lambda c: c["models"][0].update(pretrained_file="/no/such.safetensors"), r"models\[0\].pretrained_file: /no/such"),
         (lambda c: c["methods"][1]["params"].update(steps=3), r"methods\[1\].params: unknown parameter\(s\) \['steps'\]"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +18,45 @@ def _where(path: Any) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
 
 
+def _nonfinite(value: Any, path: tuple = ()) -> tuple | None:
+    """The path of the first NaN or infinite number in ``value`` (a schema's ranges let them pass)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        found = _nonfinite(child, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
 def check_schema(config: dict[str, Any], schema_path: str | Path) -> None:
-    """Validate against the schema; the most relevant violation becomes a one-line ConfigError."""
+    """Validate against the schema; the most relevant violation becomes a one-line ConfigError.
+    No value may be NaN or infinite (YAML's ``.nan``/``.inf`` pass every range of a JSON schema)."""
+    bad = _nonfinite(config)
+    if bad is not None:
+        raise ConfigError(f"config {_where(bad)}: {_get(config, bad)} is not a finite number; give a number")
     schema = yaml.safe_load(Path(schema_path).read_text())
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(f"config {_where(error.absolute_path)}: {error.message}")
 
 
+def _get(config: Any, path: tuple) -> Any:
+    for key in path:
+        config = config[key]
+    return config
+
+
 def _unique(entries: list[dict[str, Any]], section: str) -> None:
-    seen: set[str] = set()
+    """Names are unique, also ignoring case: they name folders, which clash on case-insensitive file systems."""
+    seen: dict[str, str] = {}
     for i, entry in enumerate(entries):
-        if entry["name"] in seen:
-            raise ConfigError(f"config {section}[{i}].name: duplicate name {entry['name']!r}; names must be unique")
-        seen.add(entry["name"])
+        other = seen.get(entry["name"].casefold())
+        if other is not None:
+            clash = "" if other == entry["name"] else f" (as {other!r}: names that differ only by case clash in results/)"
+            raise ConfigError(f"config {section}[{i}].name: duplicate name {entry['name']!r}{clash}; names must be unique")
+        seen[entry["name"].casefold()] = entry["name"]
 
 
 def _check_params(registry: Any, name: str, params: dict[str, Any], where: str) -> None:
