@@ -103,3 +103,54 @@ def test_the_csv_only_jobs_import_no_torch(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_nested_folders_belong_to_their_class_and_hidden_ones_are_skipped(imagefolder, tmp_path, caplog):
+    nested = imagefolder / "train" / "cat" / "indoor"
+    nested.mkdir()
+    Image.fromarray(np.full((16, 16, 3), 200, np.uint8)).save(nested / "sofa.png")
+    for hidden in (imagefolder / "train" / ".ipynb_checkpoints", imagefolder / "train" / "dog" / ".thumbs"):
+        hidden.mkdir()
+        Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(hidden / "x.png")
+    with caplog.at_level("WARNING"):
+        index = imagefolder_index(imagefolder, tmp_path)
+    assert sorted(index["class_name"].unique()) == ["cat", "dog"]  # no class from the hidden folder
+    assert "train/cat/indoor/sofa" in set(index["image_id"])
+    assert not index["path"].str.contains("ipynb|thumbs").any()
+    assert "2 hidden files or folders skipped" in caplog.text
+
+
+def test_an_empty_class_folder_and_a_link_leaving_the_folder_are_refused(imagefolder, tmp_path):
+    (imagefolder / "train" / "bird").mkdir()
+    with pytest.raises(ValueError, match=r"train/bird: a class folder without images"):
+        imagefolder_index(imagefolder, tmp_path)
+    (imagefolder / "train" / "bird").rmdir()
+    outside = tmp_path / "elsewhere.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(outside)
+    (imagefolder / "val" / "cat" / "link.png").symlink_to(outside)
+    with pytest.raises(ValueError, match=r"link.png: links to .*outside data.path"):
+        imagefolder_index(imagefolder, tmp_path)
+
+
+def test_16_bit_palette_and_alpha_images_convert_exactly(tmp_path):
+    from xaisim.index import open_rgb
+
+    grey16 = (np.arange(16 * 16, dtype=np.uint16).reshape(16, 16) * 257)  # 8-bit values 0..255, scaled by 257
+    Image.fromarray(grey16).save(tmp_path / "g16.png")
+    assert Image.open(tmp_path / "g16.png").mode == "I;16"
+    rgb = np.asarray(open_rgb(tmp_path / "g16.png"))
+    assert np.array_equal(rgb[..., 0], (grey16 // 257).astype(np.uint8)) and (rgb[..., 0] == rgb[..., 2]).all()
+    colours = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(colours).convert("P", palette=Image.Palette.ADAPTIVE).save(tmp_path / "p.png")
+    assert np.array_equal(np.asarray(open_rgb(tmp_path / "p.png")), np.asarray(Image.open(tmp_path / "p.png").convert("RGB")))
+    rgba = np.dstack([colours, np.full((16, 16), 7, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    assert np.array_equal(np.asarray(open_rgb(tmp_path / "a.png")), colours)
+
+
+def test_a_truncated_jpeg_is_named_when_the_index_is_built(imagefolder, tmp_path):
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "x.jpg")
+    data = (tmp_path / "x.jpg").read_bytes()
+    (imagefolder / "train" / "dog" / "cut.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"cut.jpg: not a readable image"):
+        imagefolder_index(imagefolder, tmp_path)

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from xaisim.index import read_index
+from xaisim.index import open_rgb, read_index
 
 
 class ImageDataset(Dataset):
@@ -36,11 +36,11 @@ class ImageDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        with Image.open(self.paths[i]) as image:
-            if self.seed is None:
-                return self.transform(image.convert("RGB")), self.labels[i]
-            with _seeded(hash((self.seed, self.epoch, i)) & 0xFFFFFFFF):
-                return self.transform(image.convert("RGB")), self.labels[i]
+        image = open_rgb(self.paths[i])
+        if self.seed is None:
+            return self.transform(image), self.labels[i]
+        with _seeded(hash((self.seed, self.epoch, i)) & 0xFFFFFFFF):
+            return self.transform(image), self.labels[i]
 
 
 def explained_rows(

@@ -8,6 +8,7 @@ Importing this module loads no torch: the CSV-only jobs (the index, the explaine
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sklearn.model_selection import train_test_split
 
 from xaisim.io import atomic_path, write_csv
 
+log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 INDEX_COLUMNS = ["image_id", "path", "label", "class_name", "split"]
 
@@ -45,31 +47,69 @@ def digits_index(out_dir: str | Path, image_size: int, val_fraction: float, seed
     return pd.DataFrame(rows, columns=INDEX_COLUMNS)
 
 
+def _hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def _images(class_dir: Path, root: Path) -> tuple[list[Path], int]:
+    """Image files under ``class_dir`` (nested folders too, sorted), and the hidden entries skipped.
+
+    A file or folder that links outside ``root`` is refused."""
+    found, hidden = [], 0
+    for folder, dirs, files in os.walk(class_dir, followlinks=True):
+        hidden += sum(_hidden(Path(d)) for d in dirs) + sum(_hidden(Path(f)) for f in files)
+        dirs[:] = sorted(d for d in dirs if not _hidden(Path(d)))
+        for name in sorted(files):
+            file = Path(folder) / name
+            if _hidden(file) or file.suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            if not file.resolve().is_relative_to(root.resolve()):
+                raise ValueError(f"{file}: links to {file.resolve()}, outside data.path {root}; copy the file in instead")
+            found.append(file)
+    return found, hidden
+
+
 def imagefolder_index(root: str | Path, index_dir: str | Path) -> pd.DataFrame:
-    """Index ``root/{train,val}/<class>/<image>``; classes are the sorted folder names of train/."""
+    """Index ``root/{train,val}/<class>/...<image>``; classes are the sorted folder names of train/.
+
+    Images in nested folders of a class belong to it (their id keeps the sub-path); hidden files and
+    folders (``.ipynb_checkpoints``) are skipped and counted in a warning; a class folder without an
+    image, a val class unknown to train/, or a link leaving ``root`` is refused, naming the folder."""
     root = Path(root)
     for split in ("train", "val"):
         if not (root / split).is_dir():
             raise FileNotFoundError(
                 f"{root}: no '{split}/' folder; data.path must hold train/ and val/ class folders"
             )
-    classes = sorted(d.name for d in (root / "train").iterdir() if d.is_dir())
+    classes = sorted(d.name for d in (root / "train").iterdir() if d.is_dir() and not _hidden(d))
     if len(classes) < 2:
         raise ValueError(f"{root / 'train'}: found {len(classes)} class folders, need at least 2")
     label_of = {c: i for i, c in enumerate(classes)}
-    rows = []
+    rows, skipped, modes = [], 0, {}
     for split in ("train", "val"):
         for class_dir in sorted((root / split).iterdir()):
+            if _hidden(class_dir):
+                skipped += 1
+                continue
             if not class_dir.is_dir():
                 continue
             if class_dir.name not in label_of:
                 raise ValueError(f"{class_dir}: class folder not present in {root / 'train'}")
-            for file in sorted(class_dir.iterdir()):
-                if file.suffix.lower() in IMAGE_EXTENSIONS:
-                    check_image(file)
-                    image_id = f"{split}/{class_dir.name}/{file.stem}"
-                    path = os.path.relpath(file.resolve(), Path(index_dir).resolve())
-                    rows.append((image_id, path, label_of[class_dir.name], class_dir.name, split))
+            files, hidden = _images(class_dir, root)
+            skipped += hidden
+            if not files and split == "train":
+                raise ValueError(f"{class_dir}: a class folder without images; add images or remove the folder")
+            for file in files:
+                mode = check_image(file)
+                modes[mode] = modes.get(mode, 0) + 1
+                image_id = f"{split}/{class_dir.name}/{file.relative_to(class_dir).with_suffix('').as_posix()}"
+                path = os.path.relpath(file.resolve(), Path(index_dir).resolve())
+                rows.append((image_id, path, label_of[class_dir.name], class_dir.name, split))
+    if skipped:
+        log.warning("%s: %d hidden files or folders skipped", root, skipped)
+    converted = {m: n for m, n in modes.items() if m != "RGB"}
+    if converted:
+        log.info("%s: images converted to 8-bit RGB by mode: %s", root, converted)
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     empty = {"train", "val"} - set(index["split"])
     if empty:
@@ -77,13 +117,30 @@ def imagefolder_index(root: str | Path, index_dir: str | Path) -> pd.DataFrame:
     return index
 
 
-def check_image(path: Path) -> None:
-    """Fail with the file's name if it is not a readable image (before any training starts)."""
+def open_rgb(path: str | Path) -> Image.Image:
+    """An image file as 8-bit RGB. 16-bit grey is scaled by 255/65535 (not clipped to white),
+    palette and grey are expanded, alpha is dropped, CMYK is converted by Pillow."""
+    with Image.open(path) as image:
+        if image.mode.startswith("I;16") or image.mode == "I":
+            values = np.asarray(image, dtype=np.float64)
+            if values.min() < 0 or values.max() > 65535:
+                raise ValueError(f"{path}: a {image.mode} image with values outside 0-65535; save it as 8 or 16 bit")
+            return Image.fromarray(np.uint8(np.round(values * (255 / 65535))), "L").convert("RGB")
+        if image.mode == "F":
+            raise ValueError(f"{path}: a floating-point image; save it as 8 or 16 bit")
+        return image.convert("RGB")
+
+
+def check_image(path: Path) -> str:
+    """Decode the file fully and return its mode; fail naming the file if it is not a readable image
+    (truncated, not an image, beyond Pillow's decompression-bomb limit) before any training starts."""
     try:
         with Image.open(path) as image:
-            image.verify()
+            mode = image.mode
+        open_rgb(path)
     except Exception as err:
         raise ValueError(f"{path}: not a readable image ({err}); delete or replace it") from None
+    return mode
 
 
 def write_index(index: pd.DataFrame, path: str | Path) -> None:

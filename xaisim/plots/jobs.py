@@ -17,10 +17,10 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from xaisim import plots
 from xaisim.cluster import cluster
+from xaisim.index import open_rgb
 from xaisim.io import ArrayFile, read_matrix, write_csv, write_json
 from xaisim.plots import accuracy as accuracy_plots
 from xaisim.plots import clusters, distributions
@@ -114,7 +114,7 @@ def _accuracy(predictions: pd.DataFrame, metrics: dict) -> float:
 
 
 def _load_image(path: str | Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float64) / 255.0
+    return np.asarray(open_rgb(path), dtype=np.float64) / 255.0
 
 
 def _explanations(paths: dict[str, dict[str, str]]) -> dict[str, dict[str, ArrayFile]]:
