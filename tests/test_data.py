@@ -154,3 +154,27 @@ def test_a_truncated_jpeg_is_named_when_the_index_is_built(imagefolder, tmp_path
     (imagefolder / "train" / "dog" / "cut.jpg").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"cut.jpg: not a readable image"):
         imagefolder_index(imagefolder, tmp_path)
+
+
+def test_the_folder_digest_follows_content_not_modification_times(imagefolder, tmp_path):
+    import os
+    import shutil
+
+    from xaisim.paths import IMAGE_EXTENSIONS
+    from xaisim.workflow import folder_digest
+
+    cache = tmp_path / "cache" / "digests.json"
+    first = folder_digest(imagefolder, IMAGE_EXTENSIONS, cache)
+    image = next((imagefolder / "train" / "cat").iterdir())
+    os.utime(image, ns=(1, 1))  # touched, same bytes
+    (imagefolder / "train" / "cat" / "notes.txt").write_text("not an image")
+    (imagefolder / "train" / ".ipynb_checkpoints").mkdir()
+    (imagefolder / "train" / ".ipynb_checkpoints" / "x.png").write_bytes(image.read_bytes())
+    assert folder_digest(imagefolder, IMAGE_EXTENSIONS, cache) == first
+    copy = tmp_path / "copy"
+    shutil.copytree(imagefolder, copy, copy_function=shutil.copyfile)  # cp -r: new times
+    assert folder_digest(copy, IMAGE_EXTENSIONS, cache) == first
+    pixels = np.asarray(Image.open(image)).copy()
+    pixels[0, 0] ^= 1
+    Image.fromarray(pixels).save(image)
+    assert folder_digest(imagefolder, IMAGE_EXTENSIONS, cache) != first

@@ -18,9 +18,9 @@ from PIL import Image
 from sklearn.model_selection import train_test_split
 
 from xaisim.io import atomic_path, write_csv
+from xaisim.paths import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 INDEX_COLUMNS = ["image_id", "path", "label", "class_name", "split"]
 
 

@@ -55,6 +55,9 @@ SUMMARY_TABLE = f"{RESULTS}/summary/{{table}}.csv"
 SUMMARY = f"{RESULTS}/summary.md"
 REPORT = f"{RESULTS}/report.html"
 
+# the files of an image folder that are images (the index and its change detection read these)
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
 _WILDCARD = re.compile(r"\{(\w+)\}")
 
 

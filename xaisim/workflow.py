@@ -4,7 +4,8 @@ Snakemake reruns a job when its ``params`` change, so every rule's params carry
 (1) the config slice that determines its result, with defaults filled in,
 (2) :func:`code_hash` of its script and the ``xaisim`` modules that script imports (found by an
 AST scan, so a changed line of logic reruns that stage and what depends on it, a touched file or a
-changed comment does not), and (3) for an image folder, :func:`folder_digest` of its content.
+changed comment does not), and (3) for an image folder, :func:`folder_digest` of its content
+(file hashes, not modification times).
 Filling in the defaults needs the registries (torch, timm): :func:`resolved_config` does it once per
 config and code version and caches the result under ``.snakemake/``, so dry runs and the re-parse
 in every cluster job stay fast.
@@ -139,16 +140,32 @@ def code_hash(script: str, *keys: str) -> str:
     return _digest(*parts)
 
 
-def folder_digest(root: str | Path, suffixes: set[str] | None = None) -> str:
-    """Digest of a folder's files (relative path, size, modification time), cheap enough for every parse."""
+def folder_digest(root: str | Path, suffixes: set[str], cache_file: str | Path) -> str:
+    """Digest of a folder's content: the relative path, size and SHA-256 of every file with one of
+    ``suffixes`` (hidden files and folders left out, as the index leaves them out).
+
+    A file's hash is kept in ``cache_file`` under its path, size, modification time and inode, so a
+    parse reads only files that are new or changed; touching a file, or copying the folder without
+    preserved times, rehashes it once and changes nothing."""
     root = Path(root)
-    entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
+    cache_file = Path(cache_file)
+    known = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
+    fresh, entries = {}, []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if suffixes is None or Path(name).suffix.lower() in suffixes:
-                st = os.stat(os.path.join(dirpath, name))
-                entries.append(f"{os.path.relpath(os.path.join(dirpath, name), root)}\t{st.st_size}\t{st.st_mtime_ns}")
+            if name.startswith(".") or Path(name).suffix.lower() not in suffixes:
+                continue
+            path = os.path.join(dirpath, name)
+            st = os.stat(path)
+            key = f"{os.path.abspath(path)}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_ino}"
+            fresh[key] = known.get(key) or hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            entries.append(f"{os.path.relpath(path, root)}\t{st.st_size}\t{fresh[key]}")
+    if fresh != known:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(fresh))
+        os.replace(tmp, cache_file)
     return _digest(*entries)
 
 

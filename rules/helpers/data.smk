@@ -36,7 +36,9 @@ def data_params():
     if DATA["source"] == "digits":
         params["seed"] = config["seed"]
     if DATA["source"] == "imagefolder":
-        params["content"] = folder_digest(DATA["path"])
+        params["content"] = folder_digest(
+            DATA["path"], P.IMAGE_EXTENSIONS, Path(".snakemake") / "xaisim" / "digests.json"
+        )
     if DATA["source"] == "url":
         params["archive"] = archive_key()
     return canonical(params)
