@@ -52,6 +52,10 @@ def test_explain_subset_is_stratified_deterministic_and_checked(tmp_path):
     assert not subset["image_id"].equals(explain_subset(index, 40, seed=2)["image_id"])
     with pytest.raises(ValueError, match="explain_images=5 is below the 10 classes"):
         explain_subset(index, 5, seed=0)
+    n_val = int((index["split"] == "val").sum())
+    assert len(explain_subset(index, n_val, seed=0)) == n_val
+    with pytest.raises(ValueError, match=rf"explain_images={n_val + 1} exceeds the {n_val} validation images"):
+        explain_subset(index, n_val + 1, seed=0)
 
 
 def test_loader_shuffle_depends_only_on_seed(imagefolder):

@@ -169,7 +169,11 @@ def num_classes(index: pd.DataFrame) -> int:
 def explain_subset(index: pd.DataFrame, n_images: int, seed: int) -> pd.DataFrame:
     """The validation images every model and method explains: ``n_images``, seeded and stratified."""
     val = index[index["split"] == "val"]
-    if n_images >= len(val):
+    if n_images > len(val):
+        raise ValueError(
+            f"data.explain_images={n_images} exceeds the {len(val)} validation images; lower it to at most {len(val)}"
+        )
+    if n_images == len(val):
         chosen = val
     else:
         n_classes = val["label"].nunique()
