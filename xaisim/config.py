@@ -33,9 +33,9 @@ def _unique(entries: list[dict[str, Any]], section: str) -> None:
         seen.add(entry["name"])
 
 
-def _check_params(registry: Any, name: str, params: dict[str, Any], where: str) -> None:
+def _check_params(registry: Any, name: str, params: dict[str, Any], where: str) -> dict[str, Any]:
     try:
-        registry.check_params(name, params, where)
+        return registry.check_params(name, params, where)
     except ValueError as err:
         raise ConfigError(str(err)) from None
 
@@ -112,24 +112,25 @@ def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {**stats, "image_counts": counts, "sanity": sanity}
 
 
-def _check_model_params(config: dict[str, Any]) -> None:
-    """Methods that declared a ``check_model`` (rules that depend on the model or the data,
-    :mod:`xaisim.contract`) see each model's merged parameters."""
+def _check_method_params(config: dict[str, Any]) -> None:
+    """Every method's params as each model sees them (the method's, overridden by the model's own
+    ``methods.<name>`` entry), and the rules that depend on the model or the data of the methods
+    that declared a ``check_model`` (:mod:`xaisim.contract`)."""
     from xaisim.driver import registry
 
     for i, method in enumerate(config["methods"]):
-        reg = registry(method["method"])
-        check_model = reg.info(method["method"])["check_model"]
-        if check_model is None:
-            continue
+        key = method["method"]
+        reg = registry(key)
+        check_model = reg.info(key)["check_model"]
         for j, model in enumerate(config["models"]):
             own = model.get("methods", {}).get(method["name"])
             where = f"config models[{j}].methods.{method['name']}" if own else f"config methods[{i}].params"
-            try:
-                params = reg.check_params(method["method"], {**method.get("params", {}), **(own or {})}, where)
-                check_model(params, model, config)
-            except ValueError as err:
-                raise ConfigError(f"{where}: {err} for {reg.kind} {method['method']!r}") from None
+            params = _check_params(reg, key, {**method.get("params", {}), **(own or {})}, where)
+            if check_model is not None:
+                try:
+                    check_model(params, model, config)
+                except ValueError as err:
+                    raise ConfigError(f"{where}: {err} for {reg.kind} {key!r}") from None
 
 
 def check(config: dict[str, Any]) -> None:
@@ -160,14 +161,10 @@ def check(config: dict[str, Any]) -> None:
         for train in (config.get("train", {}), model.get("train", {})):
             if "optimizer" in train and train["optimizer"] not in optimizers:
                 raise ConfigError(f"{where}: unknown optimizer {train['optimizer']!r}; see timm.optim.list_optimizers()")
-        for name, params in model.get("methods", {}).items():
+        for name in model.get("methods", {}):
             if name not in method_names:
                 raise ConfigError(f"{where}.methods.{name}: no method named {name!r} in methods: {sorted(method_names)}")
-            key = method_names[name]["method"]
-            _check_params(registry(key), key, params, f"{where}.methods.{name}")
-    _check_model_params(config)
-    for i, m in enumerate(config["methods"]):
-        _check_params(registry(m["method"]), m["method"], m.get("params", {}), f"config methods[{i}].params")
+    _check_method_params(config)
     for i, m in enumerate(config["metrics"]):
         _check_params(METRICS, m["metric"], m.get("params", {}), f"config metrics[{i}].params")
     for i, m in enumerate(config["methods"]):
