@@ -12,12 +12,14 @@ from xaisim.explain import METHODS, Explanation, Needs, Unsupported, register_me
 from xaisim.io import ArrayFile
 from xaisim.models import build_spec
 
+FORWARD = Needs(gradients=False)
+
 
 @pytest.fixture
 def register(monkeypatch):
     """``register(name, fn, needs)``: a map method for one test."""
     monkeypatch.setattr(METHODS, "_entries", dict(METHODS._entries))
-    return lambda name, fn, needs=Needs(gradients=False): register_method(name, needs=needs)(fn)
+    return lambda name, fn, needs=FORWARD: register_method(name, needs=needs)(fn)
 
 
 @pytest.fixture
