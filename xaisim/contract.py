@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from torch import nn
 
+    from xaisim.registry import Registry
+
 ModelCheck = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], None]
 """``check_model(params, model entry, config)``: raises ``ValueError("<param>: <problem and fix>")``."""
 
@@ -36,6 +38,21 @@ class Needs:
     gradients: bool
     train_split: bool = False
     evals: bool = False
+
+
+def registrar(registry: Registry) -> Callable[..., Callable[[Callable], Callable]]:
+    """The ``register_...(name, *, needs, validate=None, check_model=None)`` decorator of a kind of method."""
+
+    def register(
+        name: str,
+        *,
+        needs: Needs,
+        validate: Callable[[dict[str, Any]], None] | None = None,
+        check_model: ModelCheck | None = None,
+    ) -> Callable[[Callable], Callable]:
+        return registry.register(name, validate, needs=needs, check_model=check_model)
+
+    return register
 
 
 class Unsupported(Exception):

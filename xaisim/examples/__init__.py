@@ -22,23 +22,11 @@ import numpy as np
 import pandas as pd
 from torch import Tensor
 
-from xaisim.contract import ModelCheck, Needs
+from xaisim.contract import registrar
 from xaisim.registry import Registry
 
 EXAMPLE_METHODS: Registry = Registry("example-based method")
-
-
-def register_example_method(
-    name: str,
-    *,
-    needs: Needs,
-    validate: Callable[[dict[str, Any]], None] | None = None,
-    check_model: ModelCheck | None = None,
-) -> Callable[[Callable], Callable]:
-    """Decorator registering an example-based method as ``name`` with what it ``needs`` and its checks."""
-    if not needs.train_split:
-        raise ValueError(f"example-based method {name!r} must declare needs.train_split")
-    return EXAMPLE_METHODS.register(name, validate, needs=needs, check_model=check_model)
+register_example_method = registrar(EXAMPLE_METHODS)  # (name, *, needs, validate=None, check_model=None)
 
 
 @dataclass

@@ -13,28 +13,18 @@ A method registers with :func:`register_method`, declaring what it needs and its
 (:mod:`xaisim.contract`); a model it cannot explain raises :class:`~xaisim.contract.Unsupported`.
 """
 
-from typing import Any, Callable, NamedTuple
+from typing import NamedTuple
 
 from torch import Tensor
 
-from xaisim.contract import ModelCheck, Needs, Unsupported
+from xaisim.contract import Needs, Unsupported, registrar
 from xaisim.registry import Registry
 
 __all__ = ["METHODS", "Explanation", "Needs", "Unsupported", "get_method", "register_method"]
 
 METHODS: Registry = Registry("explanation method")
 get_method = METHODS.get
-
-
-def register_method(
-    name: str,
-    *,
-    needs: Needs,
-    validate: Callable[[dict[str, Any]], None] | None = None,
-    check_model: ModelCheck | None = None,
-) -> Callable[[Callable], Callable]:
-    """Decorator registering a map method as ``name`` with what it ``needs`` and its checks."""
-    return METHODS.register(name, validate, needs=needs, check_model=check_model)
+register_method = registrar(METHODS)  # register_method(name, *, needs, validate=None, check_model=None)
 
 
 class Explanation(NamedTuple):
