@@ -27,12 +27,13 @@ def stage(explain_inputs):
     """explain_model on the tiny resnet (or another model) of ``explain_inputs``."""
     tmp_path = explain_inputs
 
-    def run(method, params=None, spec=None, weights="w.safetensors", **kw):
+    def run(method, params=None, spec=None, weights="w.safetensors", evals=64, **kw):
         spec = spec or build_spec({"name": "r", "arch": "resnet10t"})
         return explain_model(str(tmp_path / "index.csv"), str(tmp_path / "subset.csv"), str(tmp_path / "pred.csv"),
                              spec, str(tmp_path / weights), model_name="r", method_name="m", method=method,
                              params=params or {}, image_size=16, batch_size=3, target="pred", seed=0,
-                             device=torch.device("cpu"), out_path=str(tmp_path / "out.safetensors"), **kw)
+                             device=torch.device("cpu"), out_path=str(tmp_path / "out.safetensors"), evals=evals,
+                             memory_mb=64, **kw)
 
     return run, tmp_path / "out.safetensors"
 

@@ -302,7 +302,7 @@ def _run(root, spec, weights, out, params):
     return explain_model(
         str(root / "index.csv"), str(root / "explain.csv"), str(root / "pred.csv"), spec, str(weights),
         model_name="m", method_name="gs", method="gradient_similarity", params=params, image_size=16,
-        batch_size=8, memory_mb=256, target="pred", seed=0, device=get_device("cpu"), out_path=str(out),
+        batch_size=8, evals=64, memory_mb=256, target="pred", seed=0, device=get_device("cpu"), out_path=str(out),
     )
 
 

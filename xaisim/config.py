@@ -205,7 +205,7 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     """
     from dataclasses import asdict
 
-    from xaisim.driver import registry
+    from xaisim.driver import needs, registry
     from xaisim.examples import EXAMPLE_METHODS
     from xaisim.models import build_spec
     from xaisim.similarity.aggregate import VARIANTS, output_paths
@@ -221,11 +221,8 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
             methods[m["name"]] = registry(m["method"]).check_params(m["method"], params, f"config models[{i}] / methods {m['name']}")
         spec = build_spec(model)
         models[model["name"]] = {"spec": spec, "train": settings(config["train"], model.get("train")), "methods": methods}
-    methods = {
-        m["name"]: {"examples": registry(m["method"]) is EXAMPLE_METHODS,
-                    "needs": asdict(registry(m["method"]).info(m["method"])["needs"])}
-        for m in config["methods"]
-    }
+    methods = {m["name"]: {"examples": registry(m["method"]) is EXAMPLE_METHODS, "needs": asdict(needs(m["method"]))}
+               for m in config["methods"]}
     similarity = {}
     for i, m in enumerate(config["methods"]):
         found = method_settings(m, config["metrics"], f"config methods[{i}]")

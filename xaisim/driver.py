@@ -157,7 +157,7 @@ def _examples_file(e: Explained, key: str, params: dict[str, Any], device: torch
                    weights: str, where: str, *, batch_size: int, num_workers: int, memory_mb: float, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     from xaisim import models
 
-    require(EXAMPLE_METHODS.info(key)["needs"], e.model, key)
+    require(needs(key), e.model, key)
     pool = ReferencePool(
         e.index[e.index["split"] == "train"],
         lambda ref: e.loader(ref, batch_size, num_workers),
@@ -194,18 +194,19 @@ def explain_model(
     seed: int,
     device: torch.device,
     out_path: str,
-    on_unsupported: Literal["skip", "fail"] = "skip",
+    evals: int,
+    memory_mb: float,
     num_workers: int = 0,
-    evals: int = 64,
-    memory_mb: float = 1024,
+    on_unsupported: Literal["skip", "fail"] = "skip",
     dtype: str = "float32",
     amp: bool = False,
 ) -> None:
     """Explain the subset with one model and method (map or example-based); write its file.
 
-    ``num_workers``, ``evals`` (the evaluation budget of map methods) and ``memory_mb`` (the
-    gradient buffers of example-based methods) are performance knobs; ``dtype`` and ``amp`` apply
-    to map methods."""
+    The budget: ``evals``, the most model evaluations per forward pass (map methods that declare
+    ``Needs(evals=True)``), ``memory_mb``, the buffers of example-based methods, and ``batch_size``
+    and ``num_workers`` of the image loaders: performance knobs, never params. ``dtype`` and
+    ``amp`` apply to map methods."""
     from xaisim.io import save_arrays
 
     reg = registry(method)
