@@ -9,7 +9,7 @@
   batch size of BATCHES (least CPU time per row; target <= 1.25): GradCAM one forward and the
   backward to its layer; saliency, gradient x input/SIGN and LRP one forward and backward to the
   input; IG ``n_steps`` of them; KernelSHAP ``n_samples + 2`` forwards, LIME ``n_samples``; rollout
-  one forward. Multi-pass methods run with that batch size as ``explain.eval_batch_size``.
+  one forward. Multi-pass methods get that batch size as their evaluation budget ``evals``.
   ``--samples``/``--steps`` set the budgets (the ratio, not the budget, is measured; the defaults
   keep the whole part under 10 minutes on a 2-core CPU); SLIC asks for n_samples / 2 segments.
   Wall and process-CPU ratios are both written: on a shared machine the CPU ratio is the fair one.
@@ -49,7 +49,6 @@ sys.path.insert(0, str(REPO))
 
 from xaisim.explain import METHODS  # noqa: E402
 from xaisim.explain.baselines import mean_std  # noqa: E402
-from xaisim.explain.batching import eval_batch  # noqa: E402
 from xaisim.explain.gradcam import resolve_layer  # noqa: E402
 from xaisim.explain.segment import segment, to_pixels  # noqa: E402
 
@@ -204,14 +203,14 @@ def ratio(samples: int, steps: int, out: Path, only: list[str]) -> bool:
                 size = batch[case.floor]
             n_rows = case.rows(params) * IMAGES
             size = min(size, n_rows)
+            budget = [size] if METHODS.info(case.method)["needs"].evals else []
             timed: list[tuple[Clock, Clock]] = []
-            with eval_batch(size):
-                for _ in range(case.repeat):
-                    with Clock() as f:
-                        floor(model, x, targets, n_rows, size)
-                    with Clock() as wall:
-                        fn(model, x, targets, **params)
-                    timed.append((wall, f))
+            for _ in range(case.repeat):
+                with Clock() as f:
+                    floor(model, x, targets, n_rows, size)
+                with Clock() as wall:
+                    fn(model, x, targets, *budget, **params)
+                timed.append((wall, f))
             wall = min((w for w, _ in timed), key=lambda c: c.cpu)
             f = min((f for _, f in timed), key=lambda c: c.cpu)
             load = os.getloadavg()[0]
@@ -418,27 +417,26 @@ def _thesis_model(name: str, arch: str, samples: int, steps: int, images: int) -
         model.zero_grad(set_to_none=True)  # its loss.backward() fills parameter .grad
 
     ours = {
-        "kernelshap": (lambda: METHODS.get("kernelshap")(model, x[:images], targets[:images], segmentation=slic,
+        "kernelshap": (lambda evals: METHODS.get("kernelshap")(model, x[:images], targets[:images], evals, segmentation=slic,
                                                          n_samples=samples), batch["forward"], captum_kernelshap,
                        f"captum KernelShap, perturbations_per_eval=1, {images} images one at a time, n_samples={samples}"),
-        "integrated_gradients": (lambda: METHODS.get("integrated_gradients")(model, x, targets, n_steps=steps),
+        "integrated_gradients": (lambda evals: METHODS.get("integrated_gradients")(model, x, targets, evals, n_steps=steps),
                                  batch["input_gradient"], captum_ig,
                                  f"captum IntegratedGradients, internal_batch_size={IMAGES}, n_steps={steps}"),
-        "gradcam": (lambda: METHODS.get("gradcam")(model, x, targets), batch["input_gradient"], grad_cam,
+        "gradcam": (lambda _evals: METHODS.get("gradcam")(model, x, targets), batch["input_gradient"], grad_cam,
                     f"pytorch-grad-cam GradCAM, batch of {IMAGES}"),
     }
     for method, (call, size, theirs, label) in ours.items():
         repeat = 3 if method == "gradcam" else 1
         if method == "gradcam":
-            theirs(), call()  # warm-up
+            theirs(), call(size)  # warm-up
         timed = []
-        with eval_batch(size):
-            for _ in range(repeat):
-                with Clock() as ref:
-                    theirs()
-                with Clock() as own:
-                    call()
-                timed.append((ref, own))
+        for _ in range(repeat):
+            with Clock() as ref:
+                theirs()
+            with Clock() as own:
+                call(size)
+            timed.append((ref, own))
         ref = min((r for r, _ in timed), key=lambda c: c.cpu)
         own = min((o for _, o in timed), key=lambda c: c.cpu)
         rows.append(dict(model=name, method=method, thesis_call=label, thesis_wall_s=ref.wall, xaisim_wall_s=own.wall,

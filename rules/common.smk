@@ -40,12 +40,6 @@ MODELS = {m["name"]: m for m in config["models"]}
 METHODS = {m["name"]: m for m in config["methods"]}
 METRICS = {m["name"]: m for m in config["metrics"]}
 DATA = config["data"]
-# methods with their own rule because they need the train split (registered functions with
-# `needs_train_split`; listed by key here so that parsing imports no torch)
-EXAMPLE_METHODS = [
-    n for n, m in METHODS.items() if m["method"] == "gradient_similarity"
-]
-MAP_METHODS = [n for n in METHODS if n not in EXAMPLE_METHODS]
 
 # CACHING CONVENTION, followed by every rule (tests/test_caching.py checks the effects)
 # - params hold exactly what determines the outputs, with defaults filled in (from RESOLVED or the
@@ -107,28 +101,6 @@ def torch_threads(workers=0):
     return config["threads"] + workers
 
 
-def method_key(wildcards):
-    return METHODS[wildcards.method]["method"]
-
-
-def method_amp(wildcards):
-    """AMP applies to forward-only methods only: for the others it changes nothing, so it is False."""
-    return config["amp"] and RESOLVED["forward_only"][wildcards.method]
-
-
-def method_params(wildcards):
-    """The method's params, overridden by the model's own `methods.<name>` entry, defaults filled in."""
-    return RESOLVED["models"][wildcards.model]["methods"][wildcards.method]
-
-
-def explanation_files(wildcards):
-    return expand(
-        "results/explanations/{method}/{model}.safetensors",
-        method=wildcards.method,
-        model=MODELS,
-    )
-
-
 FAMILIES = {name: family(entry) for name, entry in MODELS.items()}
 FORMATS = config["figures"]["formats"]
 
@@ -159,7 +131,8 @@ def final_outputs():
 
 
 # statistics (rules/statistics.smk)
-SANITY = STATS["sanity"]["enabled"] and bool(MAP_METHODS)
+def sanity_enabled():
+    return STATS["sanity"]["enabled"] and bool(MAP_METHODS)
 
 
 def similarity_files(kind):
@@ -177,7 +150,7 @@ def replicates():
 
 
 def sanity_methods():
-    return MAP_METHODS if SANITY else []
+    return MAP_METHODS if sanity_enabled() else []
 
 
 def statistics_figures():
@@ -198,7 +171,7 @@ def statistics_figure_inputs():
         "variance": "results/statistics/image_count_variance.csv",
         "stability": "results/statistics/stability.csv",
     }
-    if SANITY:
+    if sanity_enabled():
         tables["sanity"] = "results/statistics/sanity.csv"
     return {**tables, "distances": similarity_files("distance")}
 
@@ -212,7 +185,7 @@ def statistics_outputs():
         "results/statistics/image_count.csv",
         *statistics_figures().values(),
     ]
-    return outputs + (["results/statistics/sanity.csv"] if SANITY else [])
+    return outputs + (["results/statistics/sanity.csv"] if sanity_enabled() else [])
 
 
 def map_method_keys():

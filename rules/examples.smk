@@ -1,64 +1,25 @@
-rule gradient_similarity:
-    input:
-        index="results/data/index.csv",
-        subset="results/data/explain.csv",
-        predictions="results/predictions/{model}.csv",
-        weights="results/models/{model}/weights.safetensors",
-    output:
-        "results/explanations/{method}/{model}.safetensors",
-    log:
-        "results/logs/gradient_similarity/{method}/{model}.log",
-    benchmark:
-        "results/benchmarks/gradient_similarity/{method}/{model}.tsv"
-    wildcard_constraints:
-        method=_one_of(EXAMPLE_METHODS),
-    conda:
-        "../envs/xaisim.yaml"
-    threads: torch_threads()
-    resources:
-        **resources(
-            "gradient_similarity",
-            gpu=True,
-            mem_mb=4000,
-            runtime=60,
-            batch_size=config["explain"]["batch_size"],
-            memory_mb=config["explain"]["gradient_memory_mb"],
-            device=config["device"],
-        ),
-    params:
-        spec=model_spec,
-        method=method_key,
-        method_params=method_params,
-        image_size=DATA["image_size"],
-        target=config["explain"]["target"],
-        seed=config["seed"],
-        code=code("scripts/gradient_similarity.py", method_key),
-    script:
-        "../scripts/gradient_similarity.py"
-
-
 rule plot_gradient_similarity:
     input:
         maps=explanation_files,
-        predictions=expand("results/predictions/{model}.csv", model=MODELS),
-        index="results/data/index.csv",
+        predictions=expand(P.PREDICTIONS, model=MODELS),
+        index=P.INDEX,
     output:
         top=report(
-            "results/figures/{method}/top_similar.png",
+            P.fill(P.METHOD_FIGURE, figure="top_similar"),
             caption="../report/top_similar.rst",
             category="{method}",
             subcategory="examples",
         ),
         classes=report(
-            "results/figures/{method}/class_scores.png",
+            P.fill(P.METHOD_FIGURE, figure="class_scores"),
             caption="../report/class_scores.rst",
             category="{method}",
             subcategory="examples",
         ),
     log:
-        "results/logs/plot_gradient_similarity/{method}.log",
+        P.log("plot_gradient_similarity", "{method}"),
     benchmark:
-        "results/benchmarks/plot_gradient_similarity/{method}.tsv"
+        P.benchmark("plot_gradient_similarity", "{method}")
     wildcard_constraints:
         method=_one_of(EXAMPLE_METHODS),
     conda:
@@ -75,22 +36,18 @@ rule plot_gradient_similarity:
 
 rule identical_class:
     input:
-        maps=expand(
-            "results/explanations/{method}/{model}.safetensors",
-            method=EXAMPLE_METHODS,
-            model=MODELS,
-        ),
-        predictions=expand("results/predictions/{model}.csv", model=MODELS),
+        maps=expand(P.EXPLANATION, method=EXAMPLE_METHODS, model=MODELS),
+        predictions=expand(P.PREDICTIONS, model=MODELS),
     output:
         report(
-            "results/summary/identical_class.csv",
+            P.fill(P.SUMMARY_TABLE, table="identical_class"),
             caption="../report/identical_class.rst",
             category="Models",
         ),
     log:
-        "results/logs/identical_class.log",
+        P.log("identical_class"),
     benchmark:
-        "results/benchmarks/identical_class.tsv"
+        P.benchmark("identical_class")
     conda:
         "../envs/xaisim.yaml"
     resources:

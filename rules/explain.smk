@@ -1,17 +1,22 @@
+# One rule explains every method with every model (xaisim.driver): map methods (xaisim.explain)
+# and example-based methods (xaisim.examples), told apart by the resolved config.
+
+
+include: "helpers/explain.smk"
+
+
 rule explain:
     input:
-        index="results/data/index.csv",
-        subset="results/data/explain.csv",
-        predictions="results/predictions/{model}.csv",
-        weights="results/models/{model}/weights.safetensors",
+        index=P.INDEX,
+        subset=P.SUBSET,
+        predictions=P.PREDICTIONS,
+        weights=P.WEIGHTS,
     output:
-        "results/explanations/{method}/{model}.safetensors",
+        P.EXPLANATION,
     log:
-        "results/logs/explain/{method}/{model}.log",
+        P.log("explain", "{method}", "{model}"),
     benchmark:
-        "results/benchmarks/explain/{method}/{model}.tsv"
-    wildcard_constraints:
-        method=_one_of(MAP_METHODS),
+        P.benchmark("explain", "{method}", "{model}")
     conda:
         "../envs/xaisim.yaml"
     threads: torch_threads(config["explain"]["num_workers"])
@@ -19,11 +24,12 @@ rule explain:
         **resources(
             "explain",
             gpu=True,
-            mem_mb=8000,
-            runtime=120,
+            mem_mb=method_resource(maps=8000, examples=4000),
+            runtime=method_resource(maps=120, examples=60),
             batch_size=config["explain"]["batch_size"],
             num_workers=config["explain"]["num_workers"],
             eval_batch_size=config["explain"]["eval_batch_size"],
+            memory_mb=config["explain"]["gradient_memory_mb"],
             device=config["device"],
         ),
     params:
@@ -32,9 +38,8 @@ rule explain:
         method_params=method_params,
         image_size=DATA["image_size"],
         target=config["explain"]["target"],
-        dtype=config["explain"]["dtype"],
         on_unsupported=config["explain"]["on_unsupported"],
-        amp=method_amp,
+        maps=method_maps,
         seed=config["seed"],
         code=code("scripts/explain.py", method_key),
     script:

@@ -1,14 +1,14 @@
 from xaisim import job
-from xaisim.explain.compute import explain_model
+from xaisim.driver import explain_model
 
 args, kwargs = job.explain_args(snakemake, job.start(snakemake))
 r, p = snakemake.resources, snakemake.params
 explain_model(
     *args,
     **kwargs,
-    num_workers=r.num_workers,
-    eval_batch_size=r.eval_batch_size,
-    dtype=p.dtype,
     on_unsupported=p.on_unsupported,
-    amp=p.amp,
+    **p.maps,
+    num_workers=r.num_workers,
+    evals=r.eval_batch_size,
+    memory_mb=r.memory_mb,
 )

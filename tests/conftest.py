@@ -44,6 +44,35 @@ def imagefolder(tmp_path: Path) -> Path:
     return make_imagefolder(tmp_path / "folder")
 
 
+@pytest.fixture
+def explain_inputs(tmp_path: Path, imagefolder: Path) -> Path:
+    """What the explain driver reads, in ``tmp_path``: index.csv, subset.csv (the val split),
+    pred.csv (predictions = labels) and the weights of a random 2-class resnet10t (w.safetensors)
+    and of a logistic regression on 16 px images (lr.safetensors)."""
+    import pandas as pd
+    import timm
+    import torch
+    from safetensors.torch import save_model
+
+    from xaisim import classical
+
+    rows = []
+    for p in sorted(imagefolder.rglob("*.png")):
+        split, cls = p.parent.parent.name, p.parent.name
+        rows.append(dict(image_id=p.stem, path=str(p.relative_to(tmp_path)), label=["cat", "dog"].index(cls),
+                         class_name=cls, split=split))
+    index = pd.DataFrame(rows)
+    index.to_csv(tmp_path / "index.csv", index=False)
+    val = index[index.split == "val"]
+    val[["image_id"]].to_csv(tmp_path / "subset.csv", index=False)
+    val.assign(pred=val.label)[["image_id", "label", "pred"]].to_csv(tmp_path / "pred.csv", index=False)
+    torch.manual_seed(0)
+    save_model(timm.create_model("resnet10t", num_classes=2), str(tmp_path / "w.safetensors"))
+    x, y = np.random.default_rng(0).random((8, 3 * 16 * 16)), np.arange(8) % 2
+    classical.save(classical.estimator("logreg").fit(x, y), str(tmp_path / "lr.safetensors"), {})
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def run(tmp_path_factory) -> Path:
     """One real run of configs/tiny.yaml, shared by tests/test_workflow.py and tests/test_caching.py."""

@@ -107,15 +107,17 @@ def test_adding_a_model_runs_only_its_jobs_and_the_aggregation(run, tmp_path):
     configfile = tmp_path / "changed.yaml"
     configfile.write_text(yaml.safe_dump(config))
     out = snakemake(run, "-n", configfile=configfile).stdout
-    assert job_counts(out) == {"train": 1, "predict": 1, "explain": 3, "gradient_similarity": 1, "accuracy": 1,
+    assert job_counts(out) == {"train": 1, "predict": 1, "explain": 4, "accuracy": 1,
                                **AGGREGATION}
     assert f"input: results/data/index.csv, {weights}" in out  # a pretrained_file is an input of training
 
 
 def test_stage_sources_follow_imports_and_only_the_jobs_own_plugin():
     ig = {p.name for p in stage_sources("scripts/explain.py", ("integrated_gradients",))}
-    assert {"explain.py", "compute.py", "integrated_gradients.py", "models.py", "data.py"} <= ig
-    assert "gradcam.py" not in ig and "similarity.py" not in ig
+    assert {"explain.py", "driver.py", "contract.py", "integrated_gradients.py", "models.py", "data.py"} <= ig
+    assert "gradcam.py" not in ig and "similarity.py" not in ig and "gradient_similarity.py" not in ig
+    gs = {p.name for p in stage_sources("scripts/explain.py", ("gradient_similarity",))}
+    assert {"gradient_similarity.py", "similarity.py", "gradients.py"} <= gs and "integrated_gradients.py" not in gs
     assert "explain" not in {p.parent.name for p in stage_sources("scripts/similarity.py", ("cosine",))}
     assert code_hash("scripts/explain.py", "gradcam") != code_hash("scripts/explain.py", "integrated_gradients")
 
@@ -252,10 +254,10 @@ def test_maps_and_logits_do_not_depend_on_the_batch_size(method, params):
     torch.manual_seed(0)
     model = timm.create_model("resnet10t", num_classes=5, output_stride=8).eval()
     x, t = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
-    fn = METHODS.get(method)
+    fn, budget = METHODS.get(method), [64] if METHODS.info(method)["needs"].evals else []
 
     def maps(x, t):
-        out = fn(model, x, t, **params)
+        out = fn(model, x, t, *budget, **params)
         return getattr(out, "maps", out)
 
     assert torch.equal(maps(x, t), torch.cat([maps(x[:2], t[:2]), maps(x[2:], t[2:])]))

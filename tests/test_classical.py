@@ -196,9 +196,9 @@ def test_epochs_0_refuses_label_targets(tiny, tmp_path):
 
 
 def test_gradient_methods_report_unsupported_and_kernelshap_explains_an_sklearn_model(digits):
+    from xaisim.contract import Unsupported
     from xaisim.data import loader
-    from xaisim.explain import Unsupported
-    from xaisim.explain.compute import explain
+    from xaisim.driver import MapExplainer, explain_maps
 
     spec = {"sklearn": "logreg", "kwargs": {"max_iter": 200}}
     weights, _ = _train(digits, spec, "logreg_explain")
@@ -207,9 +207,9 @@ def test_gradient_methods_report_unsupported_and_kernelshap_explains_an_sklearn_
     val = index[index["split"] == "val"].head(4)
     batches = loader(val, models.transform(models.data_config(model, spec, 8), train=False), 4)
     targets = torch.tensor(val["label"].to_numpy())
-    for method, params in (("gradcam", {}), ("saliency", {})):
+    for method in ("gradcam", "saliency"):
         with pytest.raises(Unsupported, match="needs gradients"):
-            explain(model, batches, targets, method, params, CPU)
+            explain_maps(MapExplainer(method, {}, images=4, evals=64), model, batches, targets, CPU)
     params = {"segmentation": {"name": "grid", "cells": 2}, "n_samples": 14}
-    maps, _ = explain(model, batches, targets, "kernelshap", params, CPU)
+    maps, _ = explain_maps(MapExplainer("kernelshap", params, images=4, evals=64), model, batches, targets, CPU)
     assert maps.shape == (4, 8, 8) and np.isfinite(maps).all() and np.abs(maps).sum() > 0

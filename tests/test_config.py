@@ -110,3 +110,17 @@ def test_the_schema_default_resolution_grid_is_the_library_one(tiny, schema):
 
     validate(tiny, str(schema))
     assert tuple(tiny["cluster"]["resolution_grid"]) == DEFAULT_GRID
+
+
+def test_resolve_says_what_each_method_needs(tiny, schema):
+    """The workflow reads a method's kind and needs from here (rules/explain.smk), never its name."""
+    from snakemake.utils import validate
+
+    from xaisim.config import resolve
+
+    validate(tiny, str(schema))  # fills in the schema's defaults, as the Snakefile does
+    methods = resolve(tiny)["methods"]
+    assert methods["gradcam"] == {"examples": False, "needs": {"gradients": True, "train_split": False, "evals": False}}
+    assert methods["ig"]["needs"] == {"gradients": True, "train_split": False, "evals": True}
+    assert methods["kernelshap"]["needs"] == {"gradients": False, "train_split": False, "evals": True}  # AMP may apply
+    assert methods["gradsim"] == {"examples": True, "needs": {"gradients": True, "train_split": True, "evals": False}}

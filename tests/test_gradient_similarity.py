@@ -11,12 +11,14 @@ import yaml
 
 from xaisim import models
 from xaisim.config import ConfigError, check
-from xaisim.examples import gradients, report, similarity
-from xaisim.examples.compute import explain_examples
+from xaisim.driver import explain_model
+from xaisim.examples import gradients, similarity
+from xaisim.examples.gradient_similarity import reference_subset
 from xaisim.examples.gradients import CountSketch, select_parameters
 from xaisim.examples.similarity import gradient_similarity_scores
-from xaisim.explain.gradient_similarity import reference_subset
+from xaisim.identical_class import identical_class
 from xaisim.io import ArrayFile
+from xaisim.plots import examples
 from xaisim.runtime import get_device
 
 KERNELS = ["grad_dot", "grad_cos", "grad_asym_dot"]
@@ -254,9 +256,9 @@ def tiny(repo):
     "params, message",
     [
         ({"kernel": "grad_sin"}, r"methods\[\d\].params.kernel: Input should be 'grad_dot', 'grad_cos' or 'grad_asym_dot'"),
-        ({"top_k": 30, "reference_images": 20}, r"methods\[\d\].params.top_k: 30 is larger than reference_images=20"),
-        ({"reference_images": 1500}, r"methods\[\d\].params.reference_images: 1500 is larger than the train split \(1437"),
-        ({"parameters": ["fc", "layer9"]}, r"methods\[\d\].params.parameters: resnet \(resnet10t\) has no parameters under 'layer9'"),
+        ({"top_k": 30, "reference_images": 20}, r"methods\[\d\].params: top_k: 30 is larger than reference_images=20"),
+        ({"reference_images": 1500}, r"methods\[\d\].params: reference_images: 1500 is larger than the train split \(1437"),
+        ({"parameters": ["fc", "layer9"]}, r"methods\[\d\].params: parameters: resnet \(resnet10t\) has no parameters under 'layer9'"),
     ],
 )
 def test_bad_parameters_fail_at_dag_build_in_one_line(tiny, params, message):
@@ -269,7 +271,7 @@ def test_bad_parameters_fail_at_dag_build_in_one_line(tiny, params, message):
 def test_per_model_override_is_checked_merged(tiny):
     tiny["methods"][-1]["params"] = {"top_k": 10}
     tiny["models"][1]["methods"] = {"gs": {"reference_images": 5}}
-    with pytest.raises(ConfigError, match=r"models\[1\].methods.gs.top_k: 10 is larger than reference_images=5"):
+    with pytest.raises(ConfigError, match=r"models\[1\].methods.gs: top_k: 10 is larger than reference_images=5"):
         check(tiny)
     tiny["methods"][-1]["params"] = {"parameters": ["head"]}  # vit has a head, resnet a fc
     tiny["models"][1]["methods"] = {}
@@ -297,10 +299,10 @@ def stage(tmp_path_factory):
 
 
 def _run(root, spec, weights, out, params):
-    return explain_examples(
+    return explain_model(
         str(root / "index.csv"), str(root / "explain.csv"), str(root / "pred.csv"), spec, str(weights),
         model_name="m", method_name="gs", method="gradient_similarity", params=params, image_size=16,
-        batch_size=8, memory_mb=256, target="pred", seed=0, device=get_device("cpu"), out_path=str(out),
+        batch_size=8, evals=64, memory_mb=256, target="pred", seed=0, device=get_device("cpu"), out_path=str(out),
     )
 
 
@@ -322,14 +324,14 @@ def test_stage_writes_scores_rankings_and_metadata(stage, tmp_path):
     assert (f.read("reference_labels") == index.loc[meta["reference_ids"], "label"].to_numpy()).all()
     # the report: identical-class fractions and both figures
     preds = {"m": pd.read_csv(root / "pred.csv", dtype={"image_id": str})}
-    table = report.identical_class({"m": f}, preds)
+    table = identical_class({"m": f}, preds)
     top1 = f.read("reference_labels")[order[:, 0]]
     pred = preds["m"].set_index("image_id").loc[meta["image_ids"], "pred"].to_numpy()
     assert table.loc[0, "identical_pred"] == pytest.approx((top1 == pred).mean())
     paths = pd.read_csv(root / "index.csv", dtype={"image_id": str}).set_index("image_id")["path"]
     paths = root / paths
-    report.top_similar({"m": f}, preds, paths.astype(str), 2, "t", tmp_path / "top.png")
-    report.class_scores({"m": f}, preds, "t", tmp_path / "cls.png")
+    examples.top_similar({"m": f}, preds, paths.astype(str), 2, "t", tmp_path / "top.png")
+    examples.class_scores({"m": f}, preds, "t", tmp_path / "cls.png")
     assert (tmp_path / "top.png").stat().st_size > 1000 and (tmp_path / "cls.png").stat().st_size > 1000
 
 
@@ -342,6 +344,6 @@ def test_sklearn_model_is_recorded_as_not_supported(stage, tmp_path):
     out = tmp_path / "gs.safetensors"
     _run(root, {"sklearn": "logreg"}, tmp_path / "svc.safetensors", out, {"reference_images": 20})
     f = ArrayFile(out)
-    assert f.read("maps").shape == (0, 1, 1) and "no parameter gradients" in f.meta["unsupported"]
-    table = report.identical_class({"svc": f}, {})
+    assert f.read("maps").shape == (0, 1, 1) and "gradient_similarity needs gradients" in f.meta["unsupported"]
+    table = identical_class({"svc": f}, {})
     assert table.loc[0, "unsupported"] and np.isnan(table.loc[0, "identical_pred"])

@@ -16,6 +16,7 @@ from xaisim.explain.segment import segment, to_pixels
 GRID4 = {"name": "grid", "cells": 2}
 SLIC = {"name": "slic", "n_segments": 6, "compactness": 1.0}
 TARGETS = torch.tensor([3, 8])
+EVALS = 64  # model evaluations per forward pass
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +44,15 @@ def test_every_coalition_equals_sklearns_weighted_regression(vit, alpha):
     for spec in (GRID4, SLIC):
         seg = segment(to_pixels(vit, x), spec)
         assert int(seg.max()) + 1 <= 8
-        maps = lime(vit, x, TARGETS, segmentation=spec, n_samples=256, alpha=alpha)
+        maps = lime(vit, x, TARGETS, EVALS, segmentation=spec, n_samples=256, alpha=alpha)
         for b, expected in enumerate(reference(vit, x, seg, TARGETS, alpha)):
             assert np.allclose(segment_values(maps[b], seg[b]), expected, atol=1e-6, rtol=1e-4)
 
 
 def test_segmentations_combine_by_averaging_max_abs_normalised_weights(vit):
     x = digits(vit, n=2, start=40)
-    single = [lime(vit, x, TARGETS, segmentation=spec, n_samples=256) for spec in (GRID4, SLIC)]
-    combined = lime(vit, x, TARGETS, segmentation=[GRID4, SLIC], n_samples=256)
+    single = [lime(vit, x, TARGETS, EVALS, segmentation=spec, n_samples=256) for spec in (GRID4, SLIC)]
+    combined = lime(vit, x, TARGETS, EVALS, segmentation=[GRID4, SLIC], n_samples=256)
     expected = sum(m / m.flatten(1).abs().amax(1)[:, None, None] for m in single) / 2
     assert torch.allclose(combined, expected, atol=1e-6)
     assert combined.abs().amax() <= 1 + 1e-6
@@ -63,9 +64,9 @@ def test_sampled_coalitions_are_distinct_seeded_and_batch_independent(vit):
     assert (design(25, 500, seed=0) == z).all() and not (design(25, 500, seed=1) == z).all()
     x = digits(vit, n=2, start=50)
     kw = dict(segmentation={"name": "slic", "n_segments": 15}, n_samples=40, seed=2)
-    a = lime(vit, x, TARGETS, **kw)
-    assert torch.equal(a, lime(vit, x, TARGETS, **kw))
-    assert torch.allclose(a[1:], _batched(9, lime, vit, x[1:], TARGETS[1:], **kw), atol=1e-5)
+    a = lime(vit, x, TARGETS, EVALS, **kw)
+    assert torch.equal(a, lime(vit, x, TARGETS, EVALS, **kw))
+    assert torch.allclose(a[1:], lime(vit, x[1:], TARGETS[1:], 9, **kw), atol=1e-5)
     assert all(p.grad is None for p in vit.parameters())
 
 
@@ -80,11 +81,3 @@ def test_parameters_are_validated_with_one_line_naming_the_field():
     seed002 += [{"name": "grid", "cells": n} for n in (5, 7, 11)]
     filled = METHODS.check_params("lime", {"segmentation": seed002, "n_samples": 500}, "cfg")
     assert [s["name"] for s in filled["segmentation"]] == ["slic"] * 3 + ["grid"] * 3
-
-
-def _batched(n, method, *args, **kwargs):
-    """``method`` with at most ``n`` model evaluations per forward pass."""
-    from xaisim.explain.batching import eval_batch
-
-    with eval_batch(n):
-        return method(*args, **kwargs)

@@ -1,4 +1,5 @@
-"""Every registered method, on a CNN and a ViT: no parameter .grad, finite maps, or Unsupported."""
+"""Every registered map method, on a CNN and a ViT: no parameter .grad, finite maps, or Unsupported.
+(Example-based methods need a reference set: tested in test_gradient_similarity.py.)"""
 
 import pytest
 import timm
@@ -12,15 +13,15 @@ MODELS = {
 }
 
 
-# gradient_similarity also needs a reference set (its own stage): tested in test_gradient_similarity.py
-@pytest.mark.parametrize("method", [m for m in METHODS.names() if m != "gradient_similarity"])
+@pytest.mark.parametrize("method", METHODS.names())
 def test_no_parameter_gradients_and_finite_maps(method):
     supported = 0
     for arch, kwargs in MODELS.values():
         torch.manual_seed(0)
         model = timm.create_model(arch, num_classes=3, **kwargs).eval()
         try:
-            out = METHODS.get(method)(model, torch.randn(2, 3, 32, 32), torch.tensor([0, 2]))
+            budget = [64] if METHODS.info(method)["needs"].evals else []
+            out = METHODS.get(method)(model, torch.randn(2, 3, 32, 32), torch.tensor([0, 2]), *budget)
         except Unsupported:
             continue
         supported += 1

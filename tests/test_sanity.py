@@ -48,10 +48,10 @@ def test_integrated_gradients_change_when_the_weights_are_randomised_and_the_mod
     net, (x, t) = _net(), _batch()
     before = [p.clone() for p in net.parameters()]
     ig = METHODS.get("integrated_gradients")
-    rows = mprt(net, x, t, lambda m, i, tt: ig(m, i, tt, n_steps=8).maps, [0.3, 0.6, 1.0], seed=0)
+    rows = mprt(net, x, t, lambda m, i, tt: ig(m, i, tt, 64, n_steps=8).maps, [0.3, 0.6, 1.0], seed=0)
     assert rows[-1]["cosine"] < 0.9 and rows[-1]["spearman"] < 0.9 and rows[-1]["undefined"] == 0
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
-    again = mprt(net, x, t, lambda m, i, tt: ig(m, i, tt, n_steps=8).maps, [0.3, 0.6, 1.0], seed=0)
+    again = mprt(net, x, t, lambda m, i, tt: ig(m, i, tt, 64, n_steps=8).maps, [0.3, 0.6, 1.0], seed=0)
     assert rows == again
 
 
@@ -61,3 +61,20 @@ def test_an_unsupported_method_gives_the_reason():
 
     x, t = _batch()
     assert mprt(_net(), x, t, rollout, [1.0], seed=0) == [{"reason": "not supported: attention rollout needs a ViT"}]
+
+
+def test_sanity_table_reexplains_through_the_driver(explain_inputs):
+    from xaisim.models import build_spec
+    from xaisim.statistics.sanity import sanity_table
+
+    d = explain_inputs
+    models = {"r": {"spec": build_spec({"name": "r", "arch": "resnet10t"}), "weights": str(d / "w.safetensors"),
+                    "predictions": str(d / "pred.csv")},
+              "lr": {"spec": {"sklearn": "logreg"}, "weights": str(d / "lr.safetensors"), "predictions": str(d / "pred.csv")}}
+    methods = {"IG": {"method": "integrated_gradients", "params": {m: {"n_steps": 4} for m in models}}}
+    table = sanity_table(models, methods, index_path=str(d / "index.csv"), subset_path=str(d / "subset.csv"),
+                         image_size=16, images=3, depths=[0.5, 1.0], seed=0, evals=4, device=torch.device("cpu"))
+    resnet, sklearn = table[table.model == "r"], table[table.model == "lr"]
+    assert resnet["depth"].tolist() == [0.5, 1.0] and (resnet["images"] == 3).all() and (resnet["reason"] == "").all()
+    (reason,) = sklearn["reason"]
+    assert reason.startswith("not supported: integrated_gradients needs gradients, which ")

@@ -260,7 +260,7 @@ def test_seeds_make_replicates_that_are_ordinary_models(tmp_path):
     configfile.write_text(yaml.safe_dump(config))
     out = snakemake(tmp_path / "work", "-n", configfile=configfile).stdout
     counts = job_counts(out)
-    assert counts["train"] == counts["predict"] == 3 and counts["explain"] == 3 * 3
+    assert counts["train"] == counts["predict"] == 3 and counts["explain"] == 3 * 4  # 3 map methods, gradsim
     assert counts["family_separation"] == counts["sanity"] == counts["mantel"] == 1
     trained = set(re.findall(r"output: results/models/([\w-]+)/weights.safetensors", out))
     assert trained == {"resnet-s0", "resnet-s1", "vit"}

@@ -59,9 +59,9 @@ def _unique(entries: list[dict[str, Any]], section: str) -> None:
         seen[entry["name"].casefold()] = entry["name"]
 
 
-def _check_params(registry: Any, name: str, params: dict[str, Any], where: str) -> None:
+def _check_params(registry: Any, name: str, params: dict[str, Any], where: str) -> dict[str, Any]:
     try:
-        registry.check_params(name, params, where)
+        return registry.check_params(name, params, where)
     except ValueError as err:
         raise ConfigError(str(err)) from None
 
@@ -138,23 +138,25 @@ def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {**stats, "image_counts": counts, "sanity": sanity}
 
 
-def _check_merged_method_params(config: dict[str, Any], registry: Any) -> None:
-    """Methods with a ``check_config(params, where, model, config)`` hook (rules that depend on the
-    model or the data) see each model's merged parameters."""
+def _check_method_params(config: dict[str, Any]) -> None:
+    """Every method's params as each model sees them (the method's, overridden by the model's own
+    ``methods.<name>`` entry), and the rules that depend on the model or the data of the methods
+    that declared a ``check_model`` (:mod:`xaisim.contract`)."""
+    from xaisim.driver import registry
+
     for i, method in enumerate(config["methods"]):
-        if method["method"] not in registry.names():
-            continue
-        validate = getattr(registry.get(method["method"]), "check_config", None)
-        if validate is None:
-            continue
+        key = method["method"]
+        reg = registry(key)
+        check_model = reg.info(key)["check_model"]
         for j, model in enumerate(config["models"]):
             own = model.get("methods", {}).get(method["name"])
             where = f"config models[{j}].methods.{method['name']}" if own else f"config methods[{i}].params"
-            try:
-                params = registry.check_params(method["method"], {**method.get("params", {}), **(own or {})}, where)
-                validate(params, where, model, config)
-            except ValueError as err:
-                raise ConfigError(str(err)) from None
+            params = _check_params(reg, key, {**method.get("params", {}), **(own or {})}, where)
+            if check_model is not None:
+                try:
+                    check_model(params, model, config)
+                except ValueError as err:
+                    raise ConfigError(f"{where}: {err} for {reg.kind} {key!r}") from None
 
 
 def check(config: dict[str, Any]) -> None:
@@ -162,13 +164,21 @@ def check(config: dict[str, Any]) -> None:
     import timm.optim
 
     from xaisim.cluster import check_settings
-    from xaisim.explain import METHODS
+    from xaisim.driver import registry
     from xaisim.similarity import METRICS
     from xaisim.similarity.settings import method_settings
 
     check_paths(config)
     for section in ("models", "methods", "metrics"):
         _unique(config[section], section)
+    for i, m in enumerate(config["methods"]):
+        try:
+            registry(m["method"])
+        except KeyError as err:
+            raise ConfigError(f"config methods[{i}].method: {err.args[0]}") from None
+    for i, m in enumerate(config["metrics"]):
+        if m["metric"] not in METRICS.names():
+            raise ConfigError(f"config metrics[{i}].metric: unknown {METRICS.kind} {m['metric']!r}; known: {', '.join(METRICS.names())}")
     method_names = {m["name"]: m for m in config["methods"]}
     optimizers = set(timm.optim.list_optimizers())
     for i, model in enumerate(config["models"]):
@@ -177,16 +187,12 @@ def check(config: dict[str, Any]) -> None:
         for train in (config.get("train", {}), model.get("train", {})):
             if "optimizer" in train and train["optimizer"] not in optimizers:
                 raise ConfigError(f"{where}: unknown optimizer {train['optimizer']!r}; see timm.optim.list_optimizers()")
-        for name, params in model.get("methods", {}).items():
+        for name in model.get("methods", {}):
             if name not in method_names:
                 raise ConfigError(f"{where}.methods.{name}: no method named {name!r} in methods: {sorted(method_names)}")
-            _check_params(METHODS, method_names[name]["method"], params, f"{where}.methods.{name}")
-    _check_merged_method_params(config, METHODS)
-    for section, key, registry in (("methods", "method", METHODS), ("metrics", "metric", METRICS)):
-        for i, m in enumerate(config[section]):
-            if m[key] not in registry.names():
-                raise ConfigError(f"config {section}[{i}].{key}: unknown {registry.kind} {m[key]!r}; known: {', '.join(registry.names())}")
-            _check_params(registry, m[key], m.get("params", {}), f"config {section}[{i}].params")
+    _check_method_params(config)
+    for i, m in enumerate(config["metrics"]):
+        _check_params(METRICS, m["metric"], m.get("params", {}), f"config metrics[{i}].params")
     for i, m in enumerate(config["methods"]):
         try:
             method_settings(m, config["metrics"], f"config methods[{i}]")
@@ -217,11 +223,16 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
 
     ``models.<name>``: ``spec`` (what builds the network), ``train`` (training settings) and
     ``methods.<method name>`` (the method's params with the model's overrides);
+    ``methods.<method name>``: ``examples`` (an example-based method, :mod:`xaisim.examples`) and
+    ``needs`` (what it declared, :class:`xaisim.contract.Needs`: gradients, train_split, evals);
     ``similarity.<method name>``: the method's similarity settings (metrics with their params) and
-    output files; ``forward_only.<method name>``: whether AMP may apply; ``variants``: the similarity variants. Called through
+    output files; ``variants``: the similarity variants. Called through
     :func:`xaisim.workflow.resolved_config` (cached), so the workflow never imports torch to get them.
     """
-    from xaisim.explain import METHODS
+    from dataclasses import asdict
+
+    from xaisim.driver import needs, registry
+    from xaisim.examples import EXAMPLE_METHODS
     from xaisim.models import build_spec
     from xaisim.similarity.aggregate import VARIANTS, output_paths
     from xaisim.similarity.settings import method_settings
@@ -233,12 +244,13 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
         methods = {}
         for m in config["methods"]:
             params = {**m.get("params", {}), **model.get("methods", {}).get(m["name"], {})}
-            methods[m["name"]] = METHODS.check_params(m["method"], params, f"config models[{i}] / methods {m['name']}")
+            methods[m["name"]] = registry(m["method"]).check_params(m["method"], params, f"config models[{i}] / methods {m['name']}")
         spec = build_spec(model)
         models[model["name"]] = {"spec": spec, "train": settings(config["train"], model.get("train")), "methods": methods}
-    forward_only = {m["name"]: bool(getattr(METHODS.get(m["method"]), "forward_only", False)) for m in config["methods"]}
+    methods = {m["name"]: {"examples": registry(m["method"]) is EXAMPLE_METHODS, "needs": asdict(needs(m["method"]))}
+               for m in config["methods"]}
     similarity = {}
     for i, m in enumerate(config["methods"]):
         found = method_settings(m, config["metrics"], f"config methods[{i}]")
         similarity[m["name"]] = {"settings": found, "outputs": output_paths(m["name"], list(found["metrics"]))}
-    return {"models": models, "forward_only": forward_only, "similarity": similarity, "variants": list(VARIANTS)}
+    return {"models": models, "methods": methods, "similarity": similarity, "variants": list(VARIANTS)}

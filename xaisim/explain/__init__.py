@@ -1,29 +1,30 @@
-"""Explanation methods: each is one registered function
+"""Map-based explanation methods: each is one registered function
 
-    fn(model, inputs, targets, **params) -> maps
+    fn(model, inputs, targets, **params) -> maps              # Needs(..., evals=False)
+    fn(model, inputs, targets, evals, **params) -> maps       # Needs(..., evals=True)
 
 with ``inputs`` a normalised batch (B, 3, H, W) on the model's device, ``targets`` the class
-indices (B,), and ``maps`` a float32 tensor (B, h, w) of RAW attributions (signed, un-normalised)
-at the method's native grid (GradCAM: the layer's grid after its ReLU; pixel methods: H x W).
+indices (B,), ``evals`` the evaluation budget (:class:`~xaisim.contract.Needs`) and ``maps`` a
+float32 tensor (B, h, w) of RAW attributions (signed, un-normalised) at the method's native grid
+(GradCAM: the layer's grid after its ReLU; pixel methods: H x W), or an :class:`Explanation`.
 Normalisation and resizing are the similarity stage's (``normalise``/``grid`` of a method entry).
+
+A method registers with :func:`register_method`, declaring what it needs and its checks
+(:mod:`xaisim.contract`); a model it cannot explain raises :class:`~xaisim.contract.Unsupported`.
 """
 
 from typing import NamedTuple
 
 from torch import Tensor
 
+from xaisim.contract import Needs, Unsupported, registrar
 from xaisim.registry import Registry
 
+__all__ = ["METHODS", "Explanation", "Needs", "Unsupported", "get_method", "register_method"]
+
 METHODS: Registry = Registry("explanation method")
-register_method = METHODS.register
 get_method = METHODS.get
-
-
-class Unsupported(Exception):
-    """Raised by a method for a model it cannot explain (e.g. attention rollout on a CNN).
-
-    The message is the reason, one line; the explain stage records it as a "not supported" outcome.
-    """
+register_method = registrar(METHODS)  # register_method(name, *, needs, validate=None, check_model=None)
 
 
 class Explanation(NamedTuple):
@@ -34,9 +35,4 @@ class Explanation(NamedTuple):
     extras: dict[str, Tensor]
 
 
-def forward_only(fn):
-    """Mark a method that needs no gradients (KernelSHAP, LIME, rollout): it may run under AMP."""
-    fn.forward_only = True
-    return fn
-
-from xaisim.explain import gradcam, gradient_similarity, gradients, integrated_gradients, kernelshap, lime, lrp, rollout  # noqa: E402,F401  (registers methods)
+from xaisim.explain import gradcam, gradients, integrated_gradients, kernelshap, lime, lrp, rollout  # noqa: E402,F401  (registers methods)

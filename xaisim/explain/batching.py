@@ -1,17 +1,17 @@
-"""How a method splits its work into forward passes, and the retry when a GPU runs out of memory.
+"""How the driver splits a map method's work into forward passes, and the retry when a GPU runs
+out of memory.
 
 Methods that evaluate the model on many inputs per image (IG's steps, KernelSHAP's coalitions)
-put at most :func:`eval_batch_size` evaluations into one forward pass. The explain stage sets it
-from ``explain.eval_batch_size`` (a performance knob: it never changes a result) and, on a CUDA
-out-of-memory error, halves both it and the image batch and retries (:class:`Budget`).
+declare ``Needs(evals=True)`` and take the evaluation budget, the most evaluations one forward
+pass may hold, as their argument ``evals``. The driver sets it from ``explain.eval_batch_size`` (a
+performance knob: it never changes a result) and, on a CUDA out-of-memory error, halves both it and
+the image batch and retries (:class:`Budget`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -19,23 +19,6 @@ from torch import Tensor
 from xaisim.explain import Explanation
 
 log = logging.getLogger(__name__)
-
-_EVAL_BATCH: ContextVar[int] = ContextVar("xaisim_eval_batch_size", default=64)
-
-
-def eval_batch_size() -> int:
-    """The most model evaluations a method may put into one forward pass."""
-    return _EVAL_BATCH.get()
-
-
-@contextmanager
-def eval_batch(n: int) -> Iterator[None]:
-    """Set :func:`eval_batch_size` to ``n`` inside the block."""
-    token = _EVAL_BATCH.set(max(1, int(n)))
-    try:
-        yield
-    finally:
-        _EVAL_BATCH.reset(token)
 
 
 def concat(parts: list[Explanation]) -> Explanation:
@@ -48,16 +31,15 @@ class Budget:
     """Image batch and evaluation batch sizes that halve, and stay halved, on out-of-memory errors."""
 
     def __init__(self, images: int, evals: int) -> None:
-        self.images, self.evals = images, evals
+        self.images, self.evals = images, max(1, int(evals))
 
-    def run(self, call: Callable[[Tensor, Tensor], Explanation], inputs: Tensor, targets: Tensor) -> Explanation:
-        """``call`` on ``inputs``/``targets`` in pieces of at most ``images`` images."""
+    def run(self, call: Callable[[Tensor, Tensor, int], Explanation], inputs: Tensor, targets: Tensor) -> Explanation:
+        """``call(inputs, targets, evals)`` in pieces of at most ``images`` images."""
         parts, start = [], 0
         while start < len(inputs):
             stop = start + self.images
             try:
-                with eval_batch(self.evals):
-                    parts.append(call(inputs[start:stop], targets[start:stop]))
+                parts.append(call(inputs[start:stop], targets[start:stop], self.evals))
             except torch.OutOfMemoryError:
                 if self.images == 1 and self.evals == 1:
                     raise

@@ -19,7 +19,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from xaisim.explain import register_method
+from xaisim.explain import Needs, register_method
 
 Layer = int | str
 
@@ -211,7 +211,7 @@ def _validate(params: dict) -> None:
         raise ValueError(f"layer={params['layer']!r} and depth={params['depth']} exclude each other; give one of them")
 
 
-@register_method("gradcam", validate=_validate)
+@register_method("gradcam", needs=Needs(gradients=True), validate=_validate)
 def gradcam(
     model: nn.Module,
     inputs: Tensor,

@@ -19,7 +19,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from xaisim.explain import register_method
+from xaisim.explain import Needs, register_method
 
 
 def input_gradients(model: nn.Module, inputs: Tensor, targets: Tensor) -> Tensor:
@@ -31,19 +31,19 @@ def input_gradients(model: nn.Module, inputs: Tensor, targets: Tensor) -> Tensor
     return grad
 
 
-@register_method("saliency")
+@register_method("saliency", needs=Needs(gradients=True))
 def saliency(model: nn.Module, inputs: Tensor, targets: Tensor) -> Tensor:
     """Largest absolute input gradient over the channels (B, H, W)."""
     return input_gradients(model, inputs, targets).abs().amax(1).float()
 
 
-@register_method("gradient_x_input")
+@register_method("gradient_x_input", needs=Needs(gradients=True))
 def gradient_x_input(model: nn.Module, inputs: Tensor, targets: Tensor) -> Tensor:
     """Channel-summed gradient x input (B, H, W)."""
     return (input_gradients(model, inputs, targets) * inputs).sum(1).float()
 
 
-@register_method("gradient_x_sign")
+@register_method("gradient_x_sign", needs=Needs(gradients=True))
 def gradient_x_sign(
     model: nn.Module, inputs: Tensor, targets: Tensor, *, mu: Annotated[float, Field(allow_inf_nan=False)] = 0.0
 ) -> Tensor:

@@ -3,8 +3,8 @@
 ``IG_i(x) = (x_i - b_i) * sum_k w_k * d y_t / d x_i (b + a_k (x - b))`` with captum's integration
 nodes ``a_k`` and weights ``w_k`` (:func:`captum.attr._utils.approximation_methods.approximation_parameters`),
 ``b`` a baseline of :mod:`xaisim.explain.baselines` and ``y_t`` the target logit. Every forward
-pass carries up to :func:`~xaisim.explain.batching.eval_batch_size` interpolated images of several
-images and steps; gradients are taken w.r.t. the inputs only (no parameter ``.grad``).
+pass carries up to ``evals`` (the evaluation budget) interpolated images of several images and
+steps; gradients are taken w.r.t. the inputs only (no parameter ``.grad``).
 The completeness error ``|sum_i IG_i - (y_t(x) - y_t(b))|`` is returned per image as the extra
 array ``completeness``.
 """
@@ -17,9 +17,8 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from xaisim.explain import Explanation, register_method
+from xaisim.explain import Explanation, Needs, register_method
 from xaisim.explain.baselines import BaselineName, BlurSigma, NoiseStd, make_baseline, mean_std
-from xaisim.explain.batching import eval_batch_size
 
 Integration = Literal["gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
 
@@ -29,16 +28,18 @@ def _target_logits(model: nn.Module, inputs: Tensor, targets: Tensor) -> Tensor:
 
 
 def ig_attributions(
-    model: nn.Module, inputs: Tensor, targets: Tensor, baseline: Tensor, n_steps: int, integration: Integration
+    model: nn.Module, inputs: Tensor, targets: Tensor, baseline: Tensor, n_steps: int, integration: Integration,
+    evals: int,
 ) -> Tensor:
-    """Raw IG attributions (B, C, H, W) of ``inputs`` from ``baseline`` for ``targets``."""
+    """Raw IG attributions (B, C, H, W) of ``inputs`` from ``baseline`` for ``targets``, at most
+    ``evals`` interpolated images per forward pass."""
     # imported here: captum.attr brings matplotlib, a second per job that only IG needs
     from captum.attr._utils.approximation_methods import approximation_parameters
 
     step_sizes, alphas = (torch.as_tensor(f(n_steps), dtype=inputs.dtype, device=inputs.device)
                           for f in approximation_parameters(integration))
     batch, delta = len(inputs), inputs - baseline
-    steps_per_pass = max(1, eval_batch_size() // batch)
+    steps_per_pass = max(1, evals // batch)
     total = torch.zeros_like(inputs)
     targets = targets.long()
     with torch.enable_grad():
@@ -52,11 +53,12 @@ def ig_attributions(
     return total * delta
 
 
-@register_method("integrated_gradients")
+@register_method("integrated_gradients", needs=Needs(gradients=True, evals=True))
 def integrated_gradients(
     model: nn.Module,
     inputs: Tensor,
     targets: Tensor,
+    evals: int,
     *,
     n_steps: Annotated[int, Field(ge=1)] = 50,
     baseline: BaselineName = "zero",
@@ -71,7 +73,7 @@ def integrated_gradients(
     stage's normalisation ``percentile``."""
     mean, std = mean_std(model)
     base = make_baseline(inputs, baseline, mean=mean, std=std, blur_sigma=blur_sigma, noise_std=noise_std, seed=seed)
-    attr = ig_attributions(model, inputs, targets, base, n_steps, integration)
+    attr = ig_attributions(model, inputs, targets, base, n_steps, integration, evals)
     with torch.no_grad():
         ends = _target_logits(model, torch.cat([inputs, base]), targets.long().repeat(2)).view(2, -1)
     completeness = (attr.flatten(1).sum(1) - (ends[0] - ends[1])).abs().float()

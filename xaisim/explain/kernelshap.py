@@ -41,9 +41,8 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from xaisim.explain import forward_only, register_method
+from xaisim.explain import Needs, register_method
 from xaisim.explain.baselines import BaselineName, BlurSigma, NoiseStd, make_baseline, mean_std
-from xaisim.explain.batching import eval_batch_size
 from xaisim.explain.perturb import Output, evaluate, spread
 from xaisim.explain.segment import THESIS_SLIC, Segmentation, parse, segment, to_pixels
 
@@ -203,12 +202,12 @@ def validate(params: dict[str, Any]) -> None:
         )
 
 
-@register_method("kernelshap", validate=validate)
-@forward_only
+@register_method("kernelshap", needs=Needs(gradients=False, evals=True), validate=validate)
 def kernelshap(
     model: nn.Module,
     inputs: Tensor,
     targets: Tensor,
+    evals: int,
     *,
     segmentation: Segmentation = THESIS_SLIC,
     n_samples: Annotated[int, Field(ge=2)] = 350,
@@ -221,8 +220,8 @@ def kernelshap(
     """Shapley values of the segments of ``segmentation`` for the target score (``output``: the raw
     score or its softmax), spread on pixels: (B, H, W) float32, each pixel its segment's value.
     ``n_samples`` coalitions are evaluated besides the empty and the full one; ``baseline`` fills
-    left-out segments (:mod:`xaisim.explain.baselines`). ``explain.eval_batch_size`` (model evaluations per
-    forward, :func:`~xaisim.explain.batching.eval_batch_size`) is a performance knob; the values do not depend on it beyond floating-point rounding."""
+    left-out segments (:mod:`xaisim.explain.baselines`). ``evals``, the most model evaluations per forward
+    pass, is a performance knob: the values do not depend on it beyond floating-point rounding."""
     segments = segment(to_pixels(model, inputs), segmentation)
     mean, std = mean_std(model)
     base = make_baseline(inputs, baseline, mean=mean, std=std, blur_sigma=blur_sigma, noise_std=noise_std, seed=seed)
@@ -230,7 +229,7 @@ def kernelshap(
     coalitions = [
         np.concatenate([np.zeros((1, z.shape[1]), bool), np.ones((1, z.shape[1]), bool), z]) for z, _ in designs
     ]
-    scores = evaluate(model, inputs, base, segments, coalitions, targets, output, eval_batch_size())
+    scores = evaluate(model, inputs, base, segments, coalitions, targets, output, evals)
     values, short = [], 0
     for (z, w), v in zip(designs, scores):
         phi, rank = shapley_values(z, w, v[2:], float(v[0]), float(v[1]))

@@ -26,9 +26,8 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from xaisim.explain import forward_only, register_method
+from xaisim.explain import Needs, register_method
 from xaisim.explain.baselines import BaselineName, BlurSigma, NoiseStd, make_baseline, mean_std
-from xaisim.explain.batching import eval_batch_size
 from xaisim.explain.perturb import Output, evaluate, spread
 from xaisim.explain.segment import THESIS_SLIC, Segmentation, parse, segment, to_pixels
 
@@ -83,12 +82,12 @@ def validate(params: dict[str, Any]) -> None:
             )
 
 
-@register_method("lime", validate=validate)
-@forward_only
+@register_method("lime", needs=Needs(gradients=False, evals=True), validate=validate)
 def lime(
     model: nn.Module,
     inputs: Tensor,
     targets: Tensor,
+    evals: int,
     *,
     segmentation: Segmentation | Annotated[list[Segmentation], Field(min_length=1)] = THESIS_SLIC,
     n_samples: Annotated[int, Field(ge=2)] = 1000,
@@ -103,7 +102,7 @@ def lime(
     """LIME segment weights for the target score (``output``: raw or softmax), spread on pixels:
     (B, H, W) float32. ``n_samples`` evaluations per image and segmentation (the full image
     included); ``kernel_width`` and ``alpha`` (ridge penalty) as in lime; ``baseline`` fills the
-    left-out segments. Model evaluations per forward: ``explain.eval_batch_size``."""
+    left-out segments. At most ``evals`` model evaluations per forward pass."""
     specs = segmentation if isinstance(segmentation, list) else [segmentation]
     pixels = to_pixels(model, inputs)
     mean, std = mean_std(model)
@@ -112,7 +111,7 @@ def lime(
     for i, spec in enumerate(specs):
         segments = segment(pixels, spec)
         coalitions = [design(int(s.max()) + 1, n_samples, seed + i) for s in segments]
-        scores = evaluate(model, inputs, base, segments, coalitions, targets, output, eval_batch_size())
+        scores = evaluate(model, inputs, base, segments, coalitions, targets, output, evals)
         weights = [ridge(z, kernel_weights(z, kernel_width), y, alpha) for z, y in zip(coalitions, scores)]
         maps.append(spread(weights, segments))
     if len(maps) == 1:

@@ -35,7 +35,7 @@ from zennit.core import Hook, Identity
 from zennit.rules import Norm
 from zennit.types import AvgPool, Convolution, Linear
 
-from xaisim.explain import Unsupported, register_method
+from xaisim.explain import Needs, Unsupported, register_method
 
 _LEAVES = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
            nn.Flatten, nn.Identity, nn.Dropout, SelectAdaptivePool2d)
@@ -175,7 +175,7 @@ def composite(mu: float, epsilon: float) -> SpecialFirstLayerMapComposite:
     )
 
 
-@register_method("lrp_epsilon_sign")
+@register_method("lrp_epsilon_sign", needs=Needs(gradients=True))
 def lrp_epsilon_sign(
     model: nn.Module,
     inputs: Tensor,

@@ -21,7 +21,7 @@ from pydantic import Field
 from timm.layers.attention import Attention
 from torch import Tensor, nn
 
-from xaisim.explain import Unsupported, forward_only, register_method
+from xaisim.explain import Needs, Unsupported, register_method
 
 
 def attention_maps(model: nn.Module, inputs: Tensor) -> list[Tensor]:
@@ -65,8 +65,7 @@ def rollout(attentions: list[Tensor], discard_ratio: float, head_fusion: str) ->
     return result
 
 
-@register_method("attention_rollout")
-@forward_only
+@register_method("attention_rollout", needs=Needs(gradients=False))
 def attention_rollout(
     model: nn.Module,
     inputs: Tensor,

@@ -6,7 +6,7 @@ fraction of those modules, the randomised model explains the same images for the
 classes as the trained one, and each map is compared with the trained model's map by Spearman
 rank correlation and cosine similarity (on the raw maps, mean over images). A method whose maps
 stay alike as more layers are randomised does not depend on what the model learnt. A method that
-raises :class:`xaisim.explain.Unsupported` for a model gives one row with the reason.
+raises :class:`xaisim.contract.Unsupported` for a model gives one row with the reason.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from xaisim.explain import METHODS, Explanation, Unsupported
+from xaisim.contract import Unsupported
 
 COLUMNS = ["model", "depth", "layers", "of_layers", "spearman", "spearman_std", "cosine", "cosine_std", "images", "undefined", "reason"]
 
@@ -92,45 +92,26 @@ def mprt(
     return rows
 
 
-def explainer(method: str, params: dict[str, Any]) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``explain(model, inputs, targets)`` -> maps of a registered method, as the explain stage calls it:
-    a gradient method on a model without gradients raises :class:`Unsupported`."""
-    from xaisim.models import supports_gradients
-
-    fn = METHODS.get(method)
-
-    def explain(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if not getattr(fn, "forward_only", False) and not supports_gradients(model):
-            raise Unsupported(f"{method} needs gradients, which {type(model).__name__} does not have")
-        out = fn(model, inputs, targets, **params)
-        return out.maps if isinstance(out, Explanation) else out
-
-    return explain
-
-
 def sanity_table(
     models: dict[str, dict[str, Any]], methods: dict[str, dict[str, Any]], *, index_path: str, subset_path: str,
-    image_size: int, images: int, depths: Sequence[float], seed: int, device: torch.device,
+    image_size: int, images: int, depths: Sequence[float], seed: int, evals: int, device: torch.device,
 ) -> pd.DataFrame:
     """MPRT rows of every method and model, the first ``images`` explained images for the predicted class.
 
     ``models``: name -> {spec, weights, predictions}; ``methods``: name -> {method (registered key),
-    params (model name -> the method's params for that model)}. Each model is loaded once."""
-    from xaisim import models as timm_models
-    from xaisim.data import loader
-    from xaisim.index import num_classes, read_index
+    params (model name -> the method's params for that model)}; ``evals``: the evaluation budget.
+    Each model is loaded once (:func:`xaisim.driver.load`) and explained as the explain stage does
+    (:class:`xaisim.driver.MapExplainer`)."""
+    from xaisim.driver import MapExplainer, load
 
-    index = read_index(index_path)
-    subset = pd.read_csv(subset_path, dtype={"image_id": str}).head(images)
-    rows_index = index.set_index("image_id").loc[subset["image_id"]].reset_index()
     out = []
     for name, entry in models.items():
-        preds = pd.read_csv(entry["predictions"], dtype={"image_id": str}).set_index("image_id")
-        targets = torch.tensor(preds.loc[rows_index["image_id"], "pred"].to_numpy(), dtype=torch.long).to(device)
-        model = timm_models.load_trained(entry["spec"], entry["weights"], num_classes(index)).to(device)
-        cfg = timm_models.data_config(model, entry["spec"], image_size)
-        x = torch.cat([b for b, _ in loader(rows_index, timm_models.transform(cfg, train=False), len(rows_index))]).to(device)
+        e = load(index_path, subset_path, entry["predictions"], entry["spec"], entry["weights"], image_size=image_size,
+                 target="pred", seed=seed, device=device)
+        subset = e.rows.head(images)
+        x, targets = e.images(subset, len(subset), device), e.targets[: len(subset)].to(device)
         for method, m in methods.items():
-            rows = mprt(model, x, targets, explainer(m["method"], m["params"][name]), depths, seed)
+            explainer = MapExplainer(m["method"], m["params"][name], images=len(subset), evals=evals)
+            rows = mprt(e.model, x, targets, lambda *args, ex=explainer: ex(*args).maps, depths, seed)
             out += [{"method": method, "model": name, **r} for r in rows]
     return pd.DataFrame(out, columns=["method", *COLUMNS])

@@ -1,48 +1,22 @@
-"""Figures and tables of gradient similarity: the most similar training images, per-class mean
-scores, and Hanawa et al.'s identical-class test."""
+"""Figures of example-based methods (:mod:`xaisim.examples`): the most similar training images
+and the per-class mean scores."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from xaisim.io import ArrayFile, atomic_path  # noqa: E402
-
-
-def _save(fig: plt.Figure, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+from xaisim.io import ArrayFile
+from xaisim.plots import save
 
 
 def _image(path: str) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
-
-
-def identical_class(files: dict[str, ArrayFile], predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per model (one method's files): the fraction of explained images whose most similar training
-    image has the model's predicted class (Hanawa et al. 2021) and the true class."""
-    rows = []
-    for model, f in files.items():
-        row = {"method": f.meta["method"], "kernel": f.meta["params"]["kernel"], "model": model}
-        if "unsupported" in f.meta:
-            rows.append({**row, "images": 0, "identical_pred": np.nan, "identical_label": np.nan,
-                         "unsupported": f.meta["unsupported"]})
-            continue
-        pred = predictions[model].set_index("image_id").loc[f.meta["image_ids"]]
-        top1 = f.read("reference_targets")[f.read("order")[:, 0]]
-        rows.append({**row, "images": len(top1), "identical_pred": float((top1 == pred["pred"].to_numpy()).mean()),
-                     "identical_label": float((top1 == pred["label"].to_numpy()).mean()), "unsupported": ""})
-    return pd.DataFrame(rows)
 
 
 def top_similar(
@@ -80,7 +54,7 @@ def top_similar(
                 axes[r, c].set_title(f"y={labels[j]} ŷ={preds[j]}\n{scores[j]:.3g}", fontsize=7)
                 axes[r, c].axis("on")
     fig.suptitle(title, fontsize=9)
-    _save(fig, path)
+    save(fig, path)
 
 
 def _class_means(scores: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> pd.DataFrame:
@@ -119,8 +93,4 @@ def class_scores(files: dict[str, ArrayFile], predictions: dict[str, pd.DataFram
     if not supported:
         axes[0, 0].text(0.5, 0.5, "no model supports this method", ha="center")
     fig.suptitle(title, fontsize=9)
-    _save(fig, path)
-
-
-def read(paths: Sequence[str], models: Sequence[str]) -> dict[str, ArrayFile]:
-    return {m: ArrayFile(p) for m, p in zip(models, paths)}
+    save(fig, path)

@@ -1,17 +1,16 @@
 """Example-based explanation: the training images whose loss gradients are most similar to an
 explained image's (alibi's GradientSimilarity; Charpiat et al. 2019, Hanawa et al. 2021).
 
-Registered as the method ``gradient_similarity`` so that a ``methods`` entry selects it like any
-other, but it needs the train split, so its own rule (``rules/examples.smk``) runs it and the
-generic explain rule skips it (attribute ``needs_train_split``). Its "maps" are score vectors over the
-reference set, stored as (N, 1, R): the similarity stage compares models by rank metrics on them.
-The computation lives in :mod:`xaisim.examples`.
+The scores (:mod:`xaisim.examples.similarity`) of each explained image against a seeded, stratified
+reference set of the train split, with their rankings (``order``: reference indices by decreasing
+score, non-finite scores last; ``top``/``bottom``: the ``top_k`` most and least similar), the
+reference images' targets and predictions, the squared gradient norms and what made the scores
+(kernel, parameter subset and count, memory passes, the projection's measured error).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Iterable
+from typing import Annotated, Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -19,22 +18,9 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from xaisim.examples.similarity import Kernel, Result, gradient_similarity_scores
-from xaisim.explain import Unsupported, register_method
-
-
-@dataclass
-class ReferencePool:
-    """The train split a reference set is drawn from: its rows, a loader factory, the seed and the
-    memory budget of the gradient buffers. ``label_targets=False`` (a pretrained head with its own
-    classes) takes the model's predicted class as each training image's loss target."""
-
-    rows: pd.DataFrame
-    loader: Callable[[pd.DataFrame], Iterable[tuple[Tensor, Tensor]]]
-    seed: int
-    memory_mb: float = 1024
-    label_targets: bool = True
-    where: str = "gradient_similarity"  # the config entry, for error messages
+from xaisim.contract import Needs
+from xaisim.examples import Examples, ReferencePool, register_example_method
+from xaisim.examples.similarity import Kernel, gradient_similarity_scores
 
 
 def reference_subset(rows: pd.DataFrame, n_images: int, seed: int, where: str = "reference_images") -> pd.DataFrame:
@@ -52,25 +38,23 @@ def reference_subset(rows: pd.DataFrame, n_images: int, seed: int, where: str = 
     return chosen.sort_values("image_id").reset_index(drop=True)
 
 
-def validate(params: dict[str, Any], where: str, model: dict[str, Any] | None = None,
-             config: dict[str, Any] | None = None) -> None:
-    """Rules a parameter's type cannot express, before any compute: ``top_k <= reference_images``;
-    with the config, ``reference_images`` within the train split (when its size is known before the
-    data stage: digits, imagefolder) and every ``parameters`` prefix a module path of the model's
-    architecture (built on the meta device: no memory, no weights)."""
+def validate(params: dict[str, Any]) -> None:
+    """``top_k <= reference_images`` (the rankings hold ``top_k`` of the reference images)."""
     if params["top_k"] > params["reference_images"]:
-        raise ValueError(
-            f"{where}.top_k: {params['top_k']} is larger than reference_images={params['reference_images']}; lower it"
-        )
-    if model is None or config is None:
-        return
+        raise ValueError(f"top_k: {params['top_k']} is larger than reference_images={params['reference_images']}; lower it")
+
+
+def check_model(params: dict[str, Any], model: dict[str, Any], config: dict[str, Any]) -> None:
+    """``reference_images`` within the train split (when its size is known before the data stage:
+    digits, imagefolder) and every ``parameters`` prefix a module path of the model's architecture
+    (built on the meta device: no memory, no weights). A scikit-learn model is not supported (no
+    gradients), so nothing is checked."""
     if model.get("sklearn"):
-        return  # recorded as not supported
+        return
     n_train = _train_size(config["data"])
     if n_train is not None and params["reference_images"] > n_train:
         raise ValueError(
-            f"{where}.reference_images: {params['reference_images']} is larger than the train split "
-            f"({n_train} images); lower it"
+            f"reference_images: {params['reference_images']} is larger than the train split ({n_train} images); lower it"
         )
     if params["parameters"]:
         import timm
@@ -82,7 +66,7 @@ def validate(params: dict[str, Any], where: str, model: dict[str, Any] | None = 
         try:
             select_parameters(net, params["parameters"])
         except ValueError as err:
-            raise ValueError(f"{where}.parameters: {model['name']} ({model['arch']}) has {err}") from None
+            raise ValueError(f"parameters: {model['name']} ({model['arch']}) has {err}") from None
 
 
 def _train_size(data: dict[str, Any]) -> int | None:
@@ -94,14 +78,22 @@ def _train_size(data: dict[str, Any]) -> int | None:
         n = 1797  # scikit-learn's digits; the split is scikit-learn's train_test_split (ceil for test)
         return n - math.ceil(data.get("val_fraction", 0.2) * n)
     if data["source"] == "imagefolder":
-        from xaisim.index import IMAGE_EXTENSIONS
+        from xaisim.paths import IMAGE_EXTENSIONS
 
         root = Path(data["path"]) / "train"
         return sum(1 for f in root.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS) if root.is_dir() else None
     return None
 
 
-@register_method("gradient_similarity")
+def rankings(scores: np.ndarray, top_k: int) -> dict[str, np.ndarray]:
+    """Reference indices by decreasing score (N, R), and the ``top_k`` most and least similar."""
+    order = np.argsort(-scores, axis=1, kind="stable").astype(np.int32)
+    return {"order": order, "top": order[:, :top_k], "bottom": order[:, ::-1][:, :top_k]}
+
+
+@register_example_method(
+    "gradient_similarity", needs=Needs(gradients=True, train_split=True), validate=validate, check_model=check_model
+)
 def gradient_similarity(
     model: nn.Module,
     inputs: Tensor,
@@ -113,16 +105,11 @@ def gradient_similarity(
     top_k: Annotated[int, Field(ge=1)] = 8,
     parameters: list[str] = [],  # noqa: B006  (pydantic copies defaults)
     projection_dim: Annotated[int, Field(ge=0)] = 0,
-) -> tuple[Result, pd.DataFrame]:
+) -> Examples:
     """Scores of the explained ``inputs`` (loss targets ``targets``) against a seeded, stratified
     set of ``reference_images`` training images, with ``kernel``; ``parameters`` restricts the
     gradients to module prefixes (all parameters if empty), ``projection_dim > 0`` projects them
-    (count sketch). Returns the scores and the reference rows. ``top_k`` sizes the stored rankings."""
-    from xaisim.models import supports_gradients
-
-    if not supports_gradients(model):
-        raise Unsupported(f"{type(model).__name__} has no parameter gradients (gradient similarity needs them)")
-    validate({"top_k": top_k, "reference_images": reference_images}, pool.where)
+    (count sketch). ``top_k`` sizes the stored rankings."""
     ref = reference_subset(pool.rows, reference_images, pool.seed, f"{pool.where}.reference_images")
 
     def batches() -> Iterable[tuple[Tensor, Tensor]]:
@@ -136,14 +123,20 @@ def gradient_similarity(
         model, inputs, targets, batches, len(ref), kernel=kernel, prefixes=parameters,
         projection_dim=projection_dim, seed=pool.seed, memory_mb=pool.memory_mb,
     )
-    return result, ref
-
-
-gradient_similarity.check_config = validate  # type: ignore[attr-defined]
-gradient_similarity.needs_train_split = True  # type: ignore[attr-defined]
-
-
-def rankings(scores: np.ndarray, top_k: int) -> dict[str, np.ndarray]:
-    """Reference indices by decreasing score (N, R), and the ``top_k`` most and least similar."""
-    order = np.argsort(-scores, axis=1, kind="stable").astype(np.int32)
-    return {"order": order, "top": order[:, :top_k], "bottom": order[:, ::-1][:, :top_k]}
+    scores, preds = result.scores.numpy(), result.reference_preds.numpy()
+    arrays = {
+        **rankings(np.where(np.isfinite(scores), scores, -np.inf), top_k),
+        "reference_preds": preds,
+        "reference_targets": ref["label"].to_numpy(np.int64) if pool.label_targets else preds,
+        "explained_sq_norms": result.explained_sq_norms.numpy(),
+        "reference_sq_norms": result.reference_sq_norms.numpy(),
+    }
+    meta = {
+        "reference_target": "label" if pool.label_targets else "pred",
+        "kernel": kernel,
+        "parameters": parameters or "all",
+        "n_parameters": result.n_parameters,
+        "parameter_tensors": len(result.parameters),
+        **result.meta,
+    }
+    return Examples(result.scores, ref, arrays, meta)
