@@ -161,9 +161,7 @@ rule summary:
         outcomes="results/summary/outcomes.csv",
         clusters=[f"results/clusters/{key}/clusters.csv" for key in cluster_keys()],
         summaries=[f"results/clusters/{key}/summary.json" for key in cluster_keys()],
-        mantel="results/statistics/mantel.csv",
-        family_separation="results/statistics/family_separation.csv",
-        noise_floor="results/statistics/noise_floor.csv",
+        **{t: statistic_table(t) for t in ("mantel", "family_separation", "noise_floor")},
     output:
         report(
             "results/summary.md",

@@ -1,185 +1,187 @@
-# Statistics over the model x model matrices, in few jobs (each job costs its imports): agreement
-# and CKA, all Mantel tests, family separation with the noise floor, image-count and bootstrap
-# resampling, the randomisation sanity test, and one job for every statistics figure.
+# Statistics over the model x model matrices: one rule per registered statistic (xaisim.statistics),
+# named after it and built from its declaration (what it reads and writes, its settings and context),
+# which the cached resolved config holds; one job draws every statistics figure.
+from xaisim.config import statistics_settings
+
+STATS = statistics_settings(config)  # image counts and sanity images defaulted, checked
+STATISTICS = RESOLVED["statistics"]
 
 
-rule agreement:
-    input:
-        subset="results/data/explain.csv",
-        predictions=expand("results/predictions/{model}.csv", model=MODELS),
-        features=expand("results/features/{model}.safetensors", model=MODELS),
-    output:
-        same_prediction="results/statistics/agreement/same_prediction.csv",
-        same_class=report(
-            "results/statistics/agreement/same_class_counts.csv",
+def setting(key):
+    """A `statistics` setting by its dotted key (`sanity.images`)."""
+    value = STATS
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def statistic_table(table):
+    return P.fill(P.STATISTIC, table=table)
+
+
+def similarity_files(kind):
+    """The `kind` (mean, distance, ...) matrix of every explanation, in cluster_keys() order."""
+    return [
+        P.fill(P.MATRIX, stat=kind, **dict(zip(("method", "metric", "variant"), key.split("/"))))
+        for key in cluster_keys()
+    ]
+
+
+def method_metric_keys():
+    return [f"{m}/{k}" for m in METHODS for k in method_metrics(m)]
+
+
+def replicates():
+    """Replicate name -> its entry's name (models from `seeds:`)."""
+    return {n: m["replicate_of"] for n, m in MODELS.items() if "replicate_of" in m}
+
+
+def map_method_params():
+    """Per map method: its registered key and each model's params (overrides, defaults filled in)."""
+    return {
+        method: {
+            "method": METHODS[method]["method"],
+            "params": {m: RESOLVED["models"][m]["methods"][method] for m in MODELS},
+        }
+        for method in MAP_METHODS
+    }
+
+
+# the files of each kind a statistic reads (xaisim.statistics.INPUTS)
+STATISTIC_INPUTS = {
+    "index": lambda: P.INDEX,
+    "subset": lambda: P.SUBSET,
+    "predictions": lambda: expand(P.PREDICTIONS, model=MODELS),
+    "features": lambda: expand(P.FEATURES, model=MODELS),
+    "weights": lambda: expand(P.WEIGHTS, model=MODELS),
+    "mean": lambda: similarity_files("mean"),
+    "distance": lambda: similarity_files("distance"),
+    "per_image": lambda: [
+        P.fill(P.PER_IMAGE, **dict(zip(("method", "metric"), key.split("/"))))
+        for key in method_metric_keys()
+    ],
+}
+# the values a statistic takes besides its settings (xaisim.statistics.CONTEXT)
+STATISTIC_CONTEXT = {
+    "models": lambda: list(MODELS),
+    "explanations": cluster_keys,
+    "matrices": method_metric_keys,
+    "families": lambda: FAMILIES,
+    "replicate_of": replicates,
+    "cluster": cluster_settings,
+    "specs": lambda: {model: RESOLVED["models"][model]["spec"] for model in MODELS},
+    "map_methods": map_method_params,
+    "image_size": lambda: DATA["image_size"],
+}
+# what a figure is drawn over (xaisim.statistics.OVER): its items, "" for a single figure
+FIGURE_ITEMS = {"once": lambda: [""], "matrices": method_metric_keys, "map_methods": lambda: MAP_METHODS}
+
+
+def runs(name):
+    """A statistic runs unless its `enabled` setting is false or a context it requires is empty."""
+    d = STATISTICS[name]
+    enabled = d["enabled"] is None or setting(d["enabled"])
+    return enabled and all(STATISTIC_CONTEXT[c]() for c in d["requires"])
+
+
+ACTIVE = [name for name in STATISTICS if runs(name)]
+
+
+def statistic_inputs(name):
+    """Input name -> the files of its kind, or the path of another statistic's table."""
+    reads = STATISTICS[name]["reads"].items()
+    return {
+        key: STATISTIC_INPUTS[kind]() if kind in STATISTIC_INPUTS else statistic_table(kind)
+        for key, kind in reads
+    }
+
+
+def statistic_outputs(name):
+    """Output name -> its table, marked for the report where the statistic labels it."""
+    d = STATISTICS[name]
+    outputs = {key: statistic_table(table) for key, table in d["writes"].items()}
+    for key, label in d["report"].items():
+        outputs[key] = report(
+            outputs[key],
             caption="../report/statistics_tables.rst",
             category="5 Statistics",
             subcategory="tables",
-            labels={"table": "same-class counts"},
-        ),
-        comparisons="results/statistics/agreement/comparisons.csv",
-        error_consistency="results/statistics/agreement/error_consistency.csv",
-        cka="results/statistics/cka.csv",
-    log:
-        "results/logs/statistics/agreement.log",
-    benchmark:
-        "results/benchmarks/statistics/agreement.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    resources:
-        **resources("agreement", mem_mb=2000, runtime=10),
-    params:
-        models=list(MODELS),
-        code=code("scripts/agreement.py"),
-    script:
-        "../scripts/agreement.py"
+            labels={"table": label},
+        )
+    return outputs
 
 
-rule mantel:
-    input:
-        agreement="results/statistics/agreement/same_class_counts.csv",
-        error_consistency="results/statistics/agreement/error_consistency.csv",
-        cka="results/statistics/cka.csv",
-        means=similarity_files("mean"),
-        distances=similarity_files("distance"),
-    output:
-        report(
-            "results/statistics/mantel.csv",
-            caption="../report/statistics_tables.rst",
-            category="5 Statistics",
-            subcategory="tables",
-            labels={"table": "Mantel tests"},
-        ),
-    log:
-        "results/logs/statistics/mantel.log",
-    benchmark:
-        "results/benchmarks/statistics/mantel.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    resources:
-        **resources("mantel", mem_mb=2000, runtime=30),
-    params:
-        explanations=cluster_keys(),
-        permutations=STATS["permutations"],
-        seed=STATS["seed"],
-        code=code("scripts/mantel.py"),
-    script:
-        "../scripts/mantel.py"
+def statistic_params(name):
+    """Its settings (by their last key part) and context values: what determines its tables."""
+    d = STATISTICS[name]
+    params = {key.split(".")[-1]: setting(key) for key in d["settings"]}
+    return {**params, **{c: STATISTIC_CONTEXT[c]() for c in d["context"]}}
 
 
-rule family_separation:
-    input:
-        similarity_files("distance"),
-    output:
-        separation=report(
-            "results/statistics/family_separation.csv",
-            caption="../report/statistics_tables.rst",
-            category="5 Statistics",
-            subcategory="tables",
-            labels={"table": "family separation"},
-        ),
-        noise_floor=report(
-            "results/statistics/noise_floor.csv",
-            caption="../report/statistics_tables.rst",
-            category="5 Statistics",
-            subcategory="tables",
-            labels={"table": "noise floor"},
-        ),
-    log:
-        "results/logs/statistics/family_separation.log",
-    benchmark:
-        "results/benchmarks/statistics/family_separation.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    resources:
-        **resources("family_separation", mem_mb=1000, runtime=10),
-    params:
-        explanations=cluster_keys(),
-        families=FAMILIES,
-        replicate_of=replicates(),
-        permutations=STATS["permutations"],
-        seed=STATS["seed"],
-        code=code("scripts/family_separation.py"),
-    script:
-        "../scripts/family_separation.py"
+def statistic_code(name):
+    """The generic script's and the statistic module's code (with the methods a re-explaining one runs)."""
+    reexplains = "map_methods" in STATISTICS[name]["context"]
+    methods = sorted({METHODS[m]["method"] for m in MAP_METHODS}) if reexplains else []
+    return code("scripts/statistic.py") + code(STATISTICS[name]["source"], *methods)
 
 
-rule resampling:
-    input:
-        [
-            f"results/similarity/{key}/per_image.safetensors"
-            for key in method_metric_keys()
-        ],
-    output:
-        image_count="results/statistics/image_count.csv",
-        variance="results/statistics/image_count_variance.csv",
-        stability=report(
-            "results/statistics/stability.csv",
-            caption="../report/statistics_tables.rst",
-            category="5 Statistics",
-            subcategory="tables",
-            labels={"table": "cluster stability"},
-        ),
-    log:
-        "results/logs/statistics/resampling.log",
-    benchmark:
-        "results/benchmarks/statistics/resampling.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    resources:
-        **resources("resampling", mem_mb=2000, runtime=30),
-    params:
-        matrices=method_metric_keys(),
-        image_counts=STATS["image_counts"],
-        repetitions=STATS["repetitions"],
-        bootstrap=STATS["bootstrap"],
-        cluster=cluster_settings(),
-        seed=STATS["seed"],
-        code=code("scripts/resampling.py"),
-    script:
-        "../scripts/resampling.py"
+def statistic_resources(name):
+    d = STATISTICS[name]
+    device = {"device": config["device"]} if d["torch"] else {}
+    return resources(name, gpu=d["gpu"], **d["resources"], **device)
 
 
-rule sanity:
-    input:
-        index="results/data/index.csv",
-        subset="results/data/explain.csv",
-        predictions=expand("results/predictions/{model}.csv", model=MODELS),
-        weights=expand("results/models/{model}/weights.safetensors", model=MODELS),
-    output:
-        report(
-            "results/statistics/sanity.csv",
-            caption="../report/statistics_tables.rst",
-            category="5 Statistics",
-            subcategory="tables",
-            labels={"table": "randomisation sanity"},
-        ),
-    log:
-        "results/logs/statistics/sanity.log",
-    benchmark:
-        "results/benchmarks/statistics/sanity.tsv"
-    conda:
-        "../envs/xaisim.yaml"
-    threads: torch_threads()
-    resources:
-        **resources(
-            "sanity", gpu=True, mem_mb=8000, runtime=60, device=config["device"]
-        ),
-    params:
-        specs={model: RESOLVED["models"][model]["spec"] for model in MODELS},
-        methods=sanity_params(),
-        image_size=DATA["image_size"],
-        images=STATS["sanity"]["images"],
-        depths=STATS["sanity"]["depths"],
-        seed=STATS["seed"],
-        code=code("scripts/sanity.py", *map_method_keys()),
-    script:
-        "../scripts/sanity.py"
+def statistics_tables():
+    """Every table the running statistics write, by name."""
+    return [t for name in ACTIVE for t in STATISTICS[name]["writes"].values()]
+
+
+def statistics_figures():
+    """Every figure of the running statistics: `<figure>[/<item>]` -> PNG."""
+    names = [
+        f"{figure}/{item}" if item else figure
+        for name in ACTIVE
+        for figure, over in STATISTICS[name]["figures"].items()
+        for item in FIGURE_ITEMS[over]()
+    ]
+    return {name: P.fill(P.STATISTICS_FIGURE, figure=name) for name in names}
+
+
+def statistics_outputs():
+    return [statistic_table(t) for t in statistics_tables()] + list(
+        statistics_figures().values()
+    )
+
+
+for _name in ACTIVE:
+
+    rule:
+        name:
+            _name
+        input:
+            **statistic_inputs(_name),
+        output:
+            **statistic_outputs(_name),
+        log:
+            P.log("statistics", _name),
+        benchmark:
+            P.benchmark("statistics", _name)
+        conda:
+            "../envs/xaisim.yaml"
+        threads: torch_threads() if STATISTICS[_name]["torch"] else 1
+        resources:
+            **statistic_resources(_name),
+        params:
+            **statistic_params(_name),
+            code=statistic_code(_name),
+        script:
+            "../scripts/statistic.py"
 
 
 rule statistics_figures:
     input:
-        **statistics_figure_inputs(),
+        tables=[statistic_table(t) for t in statistics_tables()],
+        distances=similarity_files("distance"),
     output:
         [
             report(
@@ -195,17 +197,18 @@ rule statistics_figures:
             for name, path in statistics_figures().items()
         ],
     log:
-        "results/logs/statistics/figures.log",
+        P.log("statistics", "figures"),
     benchmark:
-        "results/benchmarks/statistics/figures.tsv"
+        P.benchmark("statistics", "figures")
     conda:
         "../envs/xaisim.yaml"
     resources:
         **resources("statistics_figures", mem_mb=2000, runtime=10),
     params:
-        matrices=method_metric_keys(),
+        figures=list(statistics_figures()),
+        tables=statistics_tables(),
+        explanations=cluster_keys(),
         variants=RESOLVED["variants"],
-        sanity_methods=sanity_methods(),
         models=list(MODELS),
         families=FAMILIES,
         formats=FORMATS,

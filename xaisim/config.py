@@ -192,13 +192,15 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     ``models.<name>``: ``spec`` (what builds the network), ``train`` (training settings) and
     ``methods.<method name>`` (the method's params with the model's overrides);
     ``similarity.<method name>``: the method's similarity settings (metrics with their params) and
-    output files; ``forward_only.<method name>``: whether AMP may apply; ``variants``: the similarity variants. Called through
+    output files; ``forward_only.<method name>``: whether AMP may apply; ``variants``: the similarity variants;
+    ``statistics``: every registered statistic's declaration (:func:`xaisim.statistics.declarations`). Called through
     :func:`xaisim.workflow.resolved_config` (cached), so the workflow never imports torch to get them.
     """
     from xaisim.explain import METHODS
     from xaisim.models import build_spec
     from xaisim.similarity.aggregate import VARIANTS, output_paths
     from xaisim.similarity.settings import method_settings
+    from xaisim.statistics import declarations
     from xaisim.train import settings
 
     check(config)
@@ -215,4 +217,5 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     for i, m in enumerate(config["methods"]):
         found = method_settings(m, config["metrics"], f"config methods[{i}]")
         similarity[m["name"]] = {"settings": found, "outputs": output_paths("results/similarity", m["name"], list(found["metrics"]))}
-    return {"models": models, "forward_only": forward_only, "similarity": similarity, "variants": list(VARIANTS)}
+    return {"models": models, "forward_only": forward_only, "similarity": similarity, "variants": list(VARIANTS),
+            "statistics": declarations()}
