@@ -161,7 +161,9 @@ rule summary:
         outcomes="results/summary/outcomes.csv",
         clusters=[f"results/clusters/{key}/clusters.csv" for key in cluster_keys()],
         summaries=[f"results/clusters/{key}/summary.json" for key in cluster_keys()],
-        **{t: statistic_table(t) for t in ("mantel", "family_separation", "noise_floor")},
+        mantel=statistic_table("mantel"),
+        family_separation=statistic_table("family_separation"),
+        noise_floor=statistic_table("noise_floor"),
     output:
         report(
             "results/summary.md",

@@ -22,7 +22,11 @@ def statistic_table(table):
 def similarity_files(kind):
     """The `kind` (mean, distance, ...) matrix of every explanation, in cluster_keys() order."""
     return [
-        P.fill(P.MATRIX, stat=kind, **dict(zip(("method", "metric", "variant"), key.split("/"))))
+        P.fill(
+            P.MATRIX,
+            stat=kind,
+            **dict(zip(("method", "metric", "variant"), key.split("/"))),
+        )
         for key in cluster_keys()
     ]
 
@@ -74,7 +78,11 @@ STATISTIC_CONTEXT = {
     "image_size": lambda: DATA["image_size"],
 }
 # what a figure is drawn over (xaisim.statistics.OVER): its items, "" for a single figure
-FIGURE_ITEMS = {"once": lambda: [""], "matrices": method_metric_keys, "map_methods": lambda: MAP_METHODS}
+FIGURE_ITEMS = {
+    "once": lambda: [""],
+    "matrices": method_metric_keys,
+    "map_methods": lambda: MAP_METHODS,
+}
 
 
 def runs(name):
@@ -91,7 +99,11 @@ def statistic_inputs(name):
     """Input name -> the files of its kind, or the path of another statistic's table."""
     reads = STATISTICS[name]["reads"].items()
     return {
-        key: STATISTIC_INPUTS[kind]() if kind in STATISTIC_INPUTS else statistic_table(kind)
+        key: (
+            STATISTIC_INPUTS[kind]()
+            if kind in STATISTIC_INPUTS
+            else statistic_table(kind)
+        )
         for key, kind in reads
     }
 
