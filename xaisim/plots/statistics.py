@@ -219,27 +219,31 @@ def mantel_figure(data: StageTables, key: str, path: str) -> None:
                       path, data.formats, floors=floors)
 
 
+def _of_matrix(data: StageTables, table: str, key: str, path: str, empty: str) -> tuple[pd.DataFrame, str]:
+    """The rows of ``table`` for ``key`` (method/metric) and the title of its figures; with no rows, the
+    figure at ``path`` says ``empty``."""
+    method, metric = key.split("/")
+    rows, title = _rows(data.csv(table), method=method, metric=metric), f"{method} / {metric}"
+    if rows.empty:
+        message(empty, title, path, data.formats)
+    return rows, title
+
+
 @FIGURES.register("image_count")
 def image_count_figure(data: StageTables, key: str, path: str) -> None:
-    method, metric = key.split("/")
-    title = f"{method} / {metric}"
-    counts = _rows(data.csv("image_count"), method=method, metric=metric)
-    if counts.empty:
-        message("no image count below the explained images (statistics.image_counts)", title, path, data.formats)
-        return
-    cells = _rows(data.csv("image_count_variance"), method=method, metric=metric)
-    image_count_boxplots(counts, cells, f"{title}: influence of the number of images", path, data.formats)
+    counts, title = _of_matrix(data, "image_count", key, path,
+                               "no image count below the explained images (statistics.image_counts)")
+    if len(counts):
+        method, metric = key.split("/")
+        cells = _rows(data.csv("image_count_variance"), method=method, metric=metric)
+        image_count_boxplots(counts, cells, f"{title}: influence of the number of images", path, data.formats)
 
 
 @FIGURES.register("stability")
 def stability_figure(data: StageTables, key: str, path: str) -> None:
-    method, metric = key.split("/")
-    title = f"{method} / {metric}"
-    boots = _rows(data.csv("stability"), method=method, metric=metric)
-    if boots.empty:
-        message("no bootstrap gave a finite distance matrix", title, path, data.formats)
-        return
-    stability_boxplots(boots, f"{title}: cluster stability (bootstrap over images)", path, data.formats)
+    boots, title = _of_matrix(data, "stability", key, path, "no bootstrap gave a finite distance matrix")
+    if len(boots):
+        stability_boxplots(boots, f"{title}: cluster stability (bootstrap over images)", path, data.formats)
 
 
 @FIGURES.register("sanity")
