@@ -84,14 +84,26 @@ FIGURE_ITEMS = {
 }
 
 
-def runs(name):
-    """A statistic runs unless its `enabled` setting is false or a context it requires is empty."""
+def enabled(name):
+    """Its `enabled` setting (if it has one) is true and every context it requires is non-empty."""
     d = STATISTICS[name]
-    enabled = d["enabled"] is None or setting(d["enabled"])
-    return enabled and all(STATISTIC_CONTEXT[c]() for c in d["requires"])
+    on = d["enabled"] is None or setting(d["enabled"])
+    return on and all(STATISTIC_CONTEXT[c]() for c in d["requires"])
 
 
-ACTIVE = [name for name in STATISTICS if runs(name)]
+def running():
+    """The enabled statistics whose tables to read are all written (by running statistics)."""
+    names = [name for name in STATISTICS if enabled(name)]
+    while True:
+        written = {t for n in names for t in STATISTICS[n]["writes"].values()}
+        readable = written | set(STATISTIC_INPUTS)
+        kept = [n for n in names if set(STATISTICS[n]["reads"].values()) <= readable]
+        if kept == names:
+            return names
+        names = kept
+
+
+ACTIVE = running()
 
 
 def statistic_inputs(name):
