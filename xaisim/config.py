@@ -89,11 +89,11 @@ def expand_replicates(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The ``statistics`` section with ``image_counts`` and ``sanity.images`` defaulted, checked against
-    the explained images ``data.explain_images`` = N.
+    """The schema-filled ``statistics`` section with the defaults and checks that depend on the data:
+    ``image_counts`` and ``sanity.images`` against the explained images ``data.explain_images`` = N.
 
-    Defaults: counts N/4, N/2, 3N/4 (at least 2, distinct); sanity images min(4, N).
-    Cheap (no torch): the workflow calls it at every parse."""
+    Defaults: counts N/4, N/2, 3N/4 (at least 2, distinct); sanity images min(4, N); every other
+    default is the schema's. Cheap (no torch): the workflow calls it at every parse."""
     stats = dict(config.get("statistics", {}))
     n = config["data"]["explain_images"]
     counts = stats.get("image_counts") or sorted({c for c in (n // 4, n // 2, 3 * n // 4) if 2 <= c < n})
