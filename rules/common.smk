@@ -6,15 +6,9 @@ from urllib.parse import urlparse
 from snakemake.utils import validate
 
 from xaisim import paths as P
-from xaisim.config import (
-    check_paths,
-    check_schema,
-    expand_replicates,
-    statistics_settings,
-)
+from xaisim.config import check_paths, check_schema, expand_replicates
 from xaisim.workflow import code_hash, folder_digest, resolved_config
 from xaisim.families import family
-from xaisim.statistics.figures import figure_names
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 check_schema(config, SCHEMA)  # one-line messages for the common mistakes
@@ -23,7 +17,6 @@ check_paths(config)
 config["models"] = expand_replicates(
     config["models"]
 )  # `seeds: [...]` -> <name>-s<seed>, before resolving
-STATS = statistics_settings(config)  # image counts and sanity images defaulted, checked
 
 
 def _resolve():
@@ -127,78 +120,4 @@ def final_outputs():
             )
     if EXAMPLE_METHODS:
         outputs.append(P.fill(P.SUMMARY_TABLE, table="identical_class"))
-    return outputs + statistics_outputs()
-
-
-# statistics (rules/statistics.smk)
-def sanity_enabled():
-    return STATS["sanity"]["enabled"] and bool(MAP_METHODS)
-
-
-def similarity_files(kind):
-    """The `kind` (mean, distance, ...) matrix of every explanation, in cluster_keys() order."""
-    return [f"results/similarity/{key}/{kind}.csv" for key in cluster_keys()]
-
-
-def method_metric_keys():
-    return [f"{m}/{k}" for m in METHODS for k in method_metrics(m)]
-
-
-def replicates():
-    """Replicate name -> its entry's name (models from `seeds:`)."""
-    return {n: m["replicate_of"] for n, m in MODELS.items() if "replicate_of" in m}
-
-
-def sanity_methods():
-    return MAP_METHODS if sanity_enabled() else []
-
-
-def statistics_figures():
-    """Every figure of the statistics_figures job: name -> PNG (xaisim.statistics.figures)."""
-    names = figure_names(method_metric_keys(), sanity_methods())
-    return {name: f"results/figures/statistics/{name}.png" for name in names}
-
-
-def statistics_figure_inputs():
-    """The tables and matrices the statistics figures read (xaisim.statistics.figures.draw)."""
-    tables = {
-        "same_class": "results/statistics/agreement/same_class_counts.csv",
-        "error_consistency": "results/statistics/agreement/error_consistency.csv",
-        "cka": "results/statistics/cka.csv",
-        "mantel": "results/statistics/mantel.csv",
-        "noise_floor": "results/statistics/noise_floor.csv",
-        "image_count": "results/statistics/image_count.csv",
-        "variance": "results/statistics/image_count_variance.csv",
-        "stability": "results/statistics/stability.csv",
-    }
-    if sanity_enabled():
-        tables["sanity"] = "results/statistics/sanity.csv"
-    return {**tables, "distances": similarity_files("distance")}
-
-
-def statistics_outputs():
-    outputs = [
-        "results/statistics/mantel.csv",
-        "results/statistics/family_separation.csv",
-        "results/statistics/noise_floor.csv",
-        "results/statistics/stability.csv",
-        "results/statistics/image_count.csv",
-        *statistics_figures().values(),
-    ]
-    return outputs + (["results/statistics/sanity.csv"] if sanity_enabled() else [])
-
-
-def map_method_keys():
-    """The registered methods of the map methods (the sanity job runs them all)."""
-    return sorted({METHODS[m]["method"] for m in MAP_METHODS})
-
-
-def sanity_params():
-    """Per map method: its registered key and each model's params (overrides, defaults filled in)."""
-    return {
-        method: {
-            "method": METHODS[method]["method"],
-            "params": {m: RESOLVED["models"][m]["methods"][method] for m in MODELS},
-        }
-        for method in MAP_METHODS
-    }
+    return outputs + statistics_outputs()  # rules/statistics.smk

@@ -159,9 +159,9 @@ rule summary:
         outcomes=P.fill(P.SUMMARY_TABLE, table="outcomes"),
         clusters=cluster_files(P.CLUSTERS),
         summaries=cluster_files(P.CLUSTER_SUMMARY),
-        mantel="results/statistics/mantel.csv",
-        family_separation="results/statistics/family_separation.csv",
-        noise_floor="results/statistics/noise_floor.csv",
+        mantel=statistic_table("mantel"),
+        family_separation=statistic_table("family_separation"),
+        noise_floor=statistic_table("noise_floor"),
     output:
         report(
             P.SUMMARY,

@@ -1,7 +1,8 @@
 from xaisim import job
-from xaisim.statistics.figures import draw
+from xaisim.plots.statistics import StageTables, draw
 
 job.start(snakemake, torch=False)
-p = snakemake.params
-draw(dict(snakemake.input.items()), list(snakemake.output), keys=p.matrices, variants=p.variants,
-     sanity_methods=p.sanity_methods, models=p.models, families=p.families, formats=p.formats)
+i, p = snakemake.input, snakemake.params
+data = StageTables(dict(zip(p.tables, i.tables)), dict(zip(p.explanations, i.distances)), p.variants, p.models,
+                   p.families, p.formats)
+draw(dict(zip(p.figures, snakemake.output)), data)

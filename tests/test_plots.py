@@ -169,9 +169,9 @@ def test_statistics_figures(tmp_path):
 
 
 def test_statistics_figures_are_drawn_from_the_stage_tables(tmp_path):
-    """xaisim.statistics.figures.draw on tables the statistics functions made from four models, two replicates."""
+    """xaisim.plots.statistics.draw on tables the statistics functions made from four models, two replicates."""
     from xaisim.io import write_csv
-    from xaisim.statistics.figures import draw, figure_names
+    from xaisim.plots.statistics import StageTables, draw
     from xaisim.statistics.image_count import image_count_influence
     from xaisim.statistics.mantel import REFERENCES, mantel_table, pairs_to_test
     from xaisim.statistics.noise_floor import noise_floor_table
@@ -186,9 +186,10 @@ def test_statistics_figures_are_drawn_from_the_stage_tables(tmp_path):
     d = pd.DataFrame(np.hypot(1 - sims.mean(0), sims.std(0, ddof=1)), models, models)
     refs = {"agreement": (1 - d) * 10, "error_consistency": 1 - d + rng.normal(0, 0.1, d.shape), "cka": 1 - d}
     files = {}
-    for name, matrix in {**refs, "same_class": refs["agreement"]}.items():
-        files[name] = str(tmp_path / f"{name}.csv")
-        write_csv(matrix, files[name])
+    names = {"agreement": "agreement/same_class_counts", "error_consistency": "agreement/error_consistency"}
+    for name, matrix in refs.items():
+        files[names.get(name, name)] = str(tmp_path / f"{name}.csv")
+        write_csv(matrix, files[names.get(name, name)])
     explanations = [("ig", "cosine", v) for v in ("all", "matching")]
     matrices = {**refs, **{f"ig/cosine/{v}/distance": d for v in ("all", "matching")},
                 **{f"ig/cosine/{v}/mean": 1 - d for v in ("all", "matching")}}
@@ -202,17 +203,16 @@ def test_statistics_figures_are_drawn_from_the_stage_tables(tmp_path):
                                 for k in (1, 2, 4)]),
     }
     counts, cells = image_count_influence(sims, models, [4, 8], 5, 0)
-    tables["image_count"], tables["variance"] = counts.assign(method="ig", metric="cosine"), cells.assign(method="ig", metric="cosine")
+    tables["image_count"], tables["image_count_variance"] = counts.assign(method="ig", metric="cosine"), cells.assign(method="ig", metric="cosine")
     for name, table in tables.items():
         files[name] = str(tmp_path / f"{name}.csv")
         write_csv(table, files[name], index=False)
-    files["distances"] = [files["same_class"].replace("same_class", "d")] * 2
-    write_csv(d, files["distances"][0])
-    names = figure_names(["ig/cosine"], ["ig"])
-    outputs = [str(tmp_path / "out" / f"{name}.png") for name in names]
-    draw(files, outputs, keys=["ig/cosine"], variants=["all", "matching"], sanity_methods=["ig"], models=models,
-         families=families, formats=["png", "svg"])
-    for path in outputs:
+    write_csv(d, tmp_path / "d.csv")
+    distances = {f"ig/cosine/{v}": str(tmp_path / "d.csv") for v in ("all", "matching")}
+    figures = {name: str(tmp_path / "out" / f"{name}.png")
+               for name in ("references", "mantel/ig/cosine", "image_count/ig/cosine", "stability/ig/cosine", "sanity/ig")}
+    draw(figures, StageTables(files, distances, ["all", "matching"], models, families, ["png", "svg"]))
+    for path in figures.values():
         check_png(path)
     svg = (tmp_path / "out/mantel/ig/cosine.svg").read_text()
     assert "noise floor r" in svg and "pearson r = " in svg and "within cnn" in svg

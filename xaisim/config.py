@@ -115,11 +115,11 @@ def expand_replicates(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The ``statistics`` section with ``image_counts`` and ``sanity.images`` defaulted, checked against
-    the explained images ``data.explain_images`` = N.
+    """The schema-filled ``statistics`` section with the defaults and checks that depend on the data:
+    ``image_counts`` and ``sanity.images`` against the explained images ``data.explain_images`` = N.
 
-    Defaults: counts N/4, N/2, 3N/4 (at least 2, distinct); sanity images min(4, N).
-    Cheap (no torch): the workflow calls it at every parse."""
+    Defaults: counts N/4, N/2, 3N/4 (at least 2, distinct); sanity images min(4, N); every other
+    default is the schema's. Cheap (no torch): the workflow calls it at every parse."""
     stats = dict(config.get("statistics", {}))
     n = config["data"]["explain_images"]
     counts = stats.get("image_counts") or sorted({c for c in (n // 4, n // 2, 3 * n // 4) if 2 <= c < n})
@@ -226,7 +226,8 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     ``methods.<method name>``: ``examples`` (an example-based method, :mod:`xaisim.examples`) and
     ``needs`` (what it declared, :class:`xaisim.contract.Needs`: gradients, train_split, evals);
     ``similarity.<method name>``: the method's similarity settings (metrics with their params) and
-    output files; ``variants``: the similarity variants. Called through
+    output files; ``variants``: the similarity variants;
+    ``statistics``: every registered statistic's declaration (:func:`xaisim.statistics.declarations`). Called through
     :func:`xaisim.workflow.resolved_config` (cached), so the workflow never imports torch to get them.
     """
     from dataclasses import asdict
@@ -236,6 +237,7 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     from xaisim.models import build_spec
     from xaisim.similarity.aggregate import VARIANTS, output_paths
     from xaisim.similarity.settings import method_settings
+    from xaisim.statistics import declarations
     from xaisim.train import settings
 
     check(config)
@@ -253,4 +255,5 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     for i, m in enumerate(config["methods"]):
         found = method_settings(m, config["metrics"], f"config methods[{i}]")
         similarity[m["name"]] = {"settings": found, "outputs": output_paths(m["name"], list(found["metrics"]))}
-    return {"models": models, "methods": methods, "similarity": similarity, "variants": list(VARIANTS)}
+    return {"models": models, "methods": methods, "similarity": similarity, "variants": list(VARIANTS),
+            "statistics": declarations()}

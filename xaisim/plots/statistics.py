@@ -1,17 +1,26 @@
-"""Figures of the statistics stage: reference scatters with Mantel r and p, box plots, sanity curves."""
+"""Figures of the statistics stage: reference scatters with Mantel r and p, box plots, sanity curves.
+
+A statistic declares its figures by name (``xaisim.statistics``, ``figures=``); each name has a
+function registered here in :data:`FIGURES`, ``fn(data, item, path)``, that draws it from the stage's
+tables (:class:`StageTables`) for ``item``: "" for a figure drawn once, ``method/metric`` for one per
+matrix, the method for one per map method. :func:`draw` draws a job's figures in order.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from xaisim.plots import save
+from xaisim.io import read_matrix
+from xaisim.plots import message, save
 from xaisim.plots.palette import family_colour, model_colours
+from xaisim.registry import Registry
 
 BETWEEN = "between families"
 BETWEEN_COLOUR = "#8c8c8c"
@@ -132,3 +141,118 @@ def sanity_curves(
     axes[1].legend(fontsize=8, loc="upper right")
     fig.suptitle(title)
     save(fig, path, formats)
+
+
+@dataclass
+class StageTables:
+    """What the statistics figures read: tables by name (``results/statistics/<name>.csv``), the
+    distance matrices by ``method/metric/variant`` and the figures' context; each file read once."""
+
+    tables: Mapping[str, str]
+    distances: Mapping[str, str]
+    variants: Sequence[str]
+    models: list[str]
+    families: dict[str, str]
+    formats: Iterable[str] = ("png",)
+    _read: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def csv(self, name: str) -> pd.DataFrame:
+        return self._cached(f"csv:{name}", lambda: pd.read_csv(self.tables[name]))
+
+    def matrix(self, name: str) -> pd.DataFrame:
+        """A model x model table by its name, or a distance matrix by ``method/metric/variant``."""
+        path = self.tables.get(name) or self.distances[name]
+        return self._cached(f"matrix:{path}", lambda: read_matrix(path))
+
+    def _cached(self, key: str, read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        if key not in self._read:
+            self._read[key] = read()
+        return self._read[key]
+
+
+FIGURES: Registry[Callable[[StageTables, str, str], None]] = Registry("statistics figure")
+LABELS = {"agreement": "same prediction (explained images)", "error_consistency": "error consistency", "cka": "CKA"}
+
+
+def draw(figures: Mapping[str, str], data: StageTables) -> None:
+    """Draw every figure ``<name>[/<item>]`` -> path with the function registered as ``<name>``."""
+    for figure, path in figures.items():
+        name, _, item = figure.partition("/")
+        FIGURES.get(name)(data, item, path)
+
+
+def _references(data: StageTables) -> dict[str, pd.DataFrame]:
+    """The model-level matrices: same-class counts as fractions of the images, error consistency, CKA."""
+    same = data.matrix("agreement/same_class_counts")
+    n_images = pd.Series(same.to_numpy().diagonal(), index=same.index)
+    return {"agreement": same / n_images.max(), "error_consistency": data.matrix("agreement/error_consistency"),
+            "cka": data.matrix("cka")}
+
+
+def _rows(table: pd.DataFrame, **match: str) -> pd.DataFrame:
+    """The rows of ``table`` whose columns equal ``match``."""
+    mine = np.logical_and.reduce([table[k] == v for k, v in match.items()])
+    return table[mine]
+
+
+@FIGURES.register("references")
+def references_figure(data: StageTables, item: str, path: str) -> None:
+    references = _references(data)
+    reference_matrices({LABELS[k]: v for k, v in references.items()}, data.families,
+                       "What the explanations are compared with", path, data.formats)
+
+
+@FIGURES.register("mantel")
+def mantel_figure(data: StageTables, key: str, path: str) -> None:
+    """Explanation distance of ``key`` against each reference, Mantel r and p, the noise floor."""
+    from xaisim.statistics.mantel import REFERENCES
+
+    method, metric = key.split("/")
+    references, mantel = _references(data), data.csv("mantel")
+    matrices = {variant: data.matrix(f"{key}/{variant}") for variant in data.variants}
+    tests = {(v, LABELS[ref]): _rows(mantel, a=ref, b=f"{key}/{v}/distance")[["method", "r", "p"]]
+             for v in data.variants for ref in REFERENCES}
+    here = _rows(data.csv("noise_floor"), method=method, metric=metric)
+    floors = {v: dict(zip(g["replicate_of"], g["replicate_distance"])) for v, g in here.groupby("variant")}
+    reference_scatter(matrices, {LABELS[k]: references[k] for k in REFERENCES}, tests, data.families,
+                      f"{method} / {metric}: do models that predict, err and represent alike explain alike?",
+                      path, data.formats, floors=floors)
+
+
+def _of_matrix(data: StageTables, table: str, key: str, path: str, empty: str) -> tuple[pd.DataFrame, str]:
+    """The rows of ``table`` for ``key`` (method/metric) and the title of its figures; with no rows, the
+    figure at ``path`` says ``empty``."""
+    method, metric = key.split("/")
+    rows, title = _rows(data.csv(table), method=method, metric=metric), f"{method} / {metric}"
+    if rows.empty:
+        message(empty, title, path, data.formats)
+    return rows, title
+
+
+@FIGURES.register("image_count")
+def image_count_figure(data: StageTables, key: str, path: str) -> None:
+    counts, title = _of_matrix(data, "image_count", key, path,
+                               "no image count below the explained images (statistics.image_counts)")
+    if len(counts):
+        method, metric = key.split("/")
+        cells = _rows(data.csv("image_count_variance"), method=method, metric=metric)
+        image_count_boxplots(counts, cells, f"{title}: influence of the number of images", path, data.formats)
+
+
+@FIGURES.register("stability")
+def stability_figure(data: StageTables, key: str, path: str) -> None:
+    boots, title = _of_matrix(data, "stability", key, path, "no bootstrap gave a finite distance matrix")
+    if len(boots):
+        stability_boxplots(boots, f"{title}: cluster stability (bootstrap over images)", path, data.formats)
+
+
+@FIGURES.register("sanity")
+def sanity_figure(data: StageTables, method: str, path: str) -> None:
+    sanity = data.csv("sanity")
+    rows = sanity[(sanity["method"] == method) & sanity["layers"].notna()]
+    if rows.empty:
+        reasons = "; ".join(sorted(set(sanity.loc[sanity["method"] == method, "reason"].dropna())))
+        message(f"no model could be randomised: {reasons or 'no rows'}", f"{method}: sanity", path, data.formats)
+        return
+    sanity_curves(rows, data.models, f"{method}: model-parameter randomisation (cascading from the top)", path,
+                  data.formats)

@@ -1,19 +1,79 @@
 """Statistics over the model x model matrices: is a pattern real, and what does "similar" mean?
 
-One module per concern: prediction agreement and error consistency (:mod:`.agreement`), linear CKA
-of pre-logit features (:mod:`.cka`), Mantel tests between matrices (:mod:`.mantel`), the influence of
-the number of images (:mod:`.image_count`), family separation (:mod:`.separation`), the replicate
-noise floor (:mod:`.noise_floor`), model-parameter randomisation (:mod:`.sanity`), cluster
-stability (:mod:`.stability`), the distance of a resample (:mod:`.matrix`) and the stage's figures
-(:mod:`.figures`). A statistic that is undefined for the data at hand (too few models,
-no within-family pair, ...) is NaN with a logged warning that says why, never an exception.
+A statistic is one module ``xaisim/statistics/<name>.py`` registering one function as ``<name>``
+in :data:`STATISTICS`; ``rules/statistics.smk`` makes one rule (named ``<name>``) per registered
+statistic from what it declares at registration, and ``scripts/statistic.py`` imports the module
+and calls the function as ``fn(inputs, tables, **params)``: ``inputs`` and ``tables`` map the
+declared names to paths, ``params`` are its settings and context values (and ``device`` for a
+torch statistic). The declarations (:data:`DECLARATION`, checked by :func:`declarations`):
+
+- ``reads``: input name -> a kind of workflow file (:data:`INPUTS`) or a table another statistic
+  writes (its name under ``results/statistics/``);
+- ``writes``: output name -> table name (``results/statistics/<table>.csv``, ``xaisim.paths.STATISTIC``);
+  ``report``: output name -> its label in the report (tables listed there, ``report/statistics_tables.rst``);
+- ``settings``: keys of the ``statistics`` config section (dotted for a subsection, the last part
+  names the parameter), defaults in the schema; ``enabled``: a boolean setting that turns it off;
+- ``context``: values the workflow supplies (:data:`CONTEXT`); ``requires``: context values that
+  must be non-empty for the statistic to run;
+- ``figures``: figure name -> what it is drawn over (:data:`OVER`), drawn by the function
+  registered under that name in :data:`xaisim.plots.statistics.FIGURES`, captioned by
+  ``report/statistics_<figure>.rst``;
+- ``torch`` (imports torch; gets the job's device), ``gpu`` (asks for a GPU), ``resources``
+  (Snakemake defaults such as ``mem_mb``, ``runtime``).
+
+Computations live beside the statistics in helper modules: prediction agreement and error
+consistency (:mod:`.agreement`), linear CKA (:mod:`.cka`), Mantel tests (:mod:`.mantel`),
+image-count influence (:mod:`.image_count`), family separation (:mod:`.separation`), the replicate
+noise floor (:mod:`.noise_floor`), cluster stability (:mod:`.stability`), model-parameter
+randomisation (:mod:`.sanity`), the distance of a resample (:mod:`.matrix`). A statistic that is
+undefined for the data at hand (too few models, no within-family pair, ...) is NaN with a logged
+warning that says why, never an exception.
 """
 
 from __future__ import annotations
 
+import copy
+import importlib
 import logging
+import pkgutil
+from pathlib import Path
+from typing import Any, Callable
+
+from xaisim.registry import Registry
 
 log = logging.getLogger("xaisim.statistics")
+
+STATISTICS: Registry[Callable[..., None]] = Registry("statistic")
+
+# the kinds of workflow files a statistic reads (rules/statistics.smk gives their paths)
+INPUTS = {
+    "index": "the image index",
+    "subset": "the explained images",
+    "predictions": "every model's predictions",
+    "features": "every model's pre-logit features",
+    "weights": "every model's weights",
+    "mean": "the mean similarity matrix of every explanation (method/metric/variant)",
+    "distance": "the distance matrix of every explanation",
+    "per_image": "the per-image similarities of every method/metric",
+}
+# the values a statistic may take as parameters besides its settings
+CONTEXT = {
+    "models": "the model names",
+    "explanations": "every method/metric/variant key",
+    "matrices": "every method/metric key",
+    "families": "model -> family",
+    "replicate_of": "replicate model -> its entry's name",
+    "cluster": "the cluster section",
+    "specs": "model -> what builds its network",
+    "map_methods": "map method -> its registered key and each model's params",
+    "image_size": "data.image_size",
+}
+# what a figure is drawn over: one figure, one per method/metric, one per map method
+OVER = ("once", "matrices", "map_methods")
+DECLARATION: dict[str, Any] = {
+    "reads": {}, "writes": {}, "report": {}, "settings": [], "enabled": None, "context": [], "requires": [],
+    "figures": {}, "torch": False, "gpu": False, "resources": {},
+}
 
 
 def undefined(what: str, reason: str) -> float:
@@ -21,3 +81,45 @@ def undefined(what: str, reason: str) -> float:
     log.warning("%s is undefined: %s", what, reason)
     return float("nan")
 
+
+def load(name: str) -> Callable[..., None]:
+    """The registered function of statistic ``name`` (imports its module only)."""
+    importlib.import_module(f"{__name__}.{name}")
+    return STATISTICS.get(name)
+
+
+def declarations() -> dict[str, dict[str, Any]]:
+    """Every statistic's declaration, defaults filled in, with ``source`` (its module's file).
+
+    Imports every module of the package (torch with :mod:`.sanity`): the workflow gets these
+    through the cached resolved config (:func:`xaisim.config.resolve`)."""
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        importlib.import_module(f"{__name__}.{module.name}")
+    out = {}
+    for name in STATISTICS.names():
+        fn, info = STATISTICS.get(name), STATISTICS.info(name)
+        if fn.__module__ != f"{__name__}.{name}":
+            raise ValueError(f"statistic {name!r} is registered in {fn.__module__}; it must live in {__name__}.{name}")
+        unknown = sorted(set(info) - set(DECLARATION))
+        if unknown:
+            raise ValueError(f"statistic {name!r}: unknown declaration(s) {unknown}; known: {sorted(DECLARATION)}")
+        out[name] = {**copy.deepcopy(DECLARATION), **info, "source": f"xaisim/statistics/{name}.py"}
+    _check(out)
+    return out
+
+
+def _check(found: dict[str, dict[str, Any]]) -> None:
+    """Reads name a kind or a written table, context and figures known, each table written once."""
+    writers: dict[str, str] = {}
+    for name, d in found.items():
+        for table in d["writes"].values():
+            if table in writers or table in INPUTS:
+                raise ValueError(f"statistic {name!r}: table {table!r} is written by {writers.get(table, 'a workflow kind')}")
+            writers[table] = name
+    for name, d in found.items():
+        problems = [f"reads {r!r}" for r in d["reads"].values() if r not in INPUTS and r not in writers]
+        problems += [f"context {c!r}" for c in [*d["context"], *d["requires"]] if c not in CONTEXT]
+        problems += [f"figure {f!r} over {o!r}" for f, o in d["figures"].items() if o not in OVER]
+        problems += [f"report {r!r}" for r in d["report"] if r not in d["writes"]]
+        if problems:
+            raise ValueError(f"statistic {name!r}: unknown {', '.join(problems)}")

@@ -7,15 +7,20 @@
   images make 91 x 128 = 11,648 comparisons;
 - error consistency (Geirhos et al. 2020): Cohen's kappa of the correct/wrong patterns of two
   models, kappa = (c_obs - c_exp) / (1 - c_exp) with c_exp = p_i p_j + (1 - p_i)(1 - p_j); NaN (and a
-  warning) when c_exp = 1 (both models always right, or always wrong).
+  warning) when c_exp = 1 (both models always right, or always wrong);
+- linear CKA of the pre-logit features (:mod:`xaisim.statistics.cka`), in the same job.
 """
 
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
-from xaisim.statistics import log
+from xaisim.io import ArrayFile, write_csv
+from xaisim.statistics import STATISTICS, log
+from xaisim.statistics.cka import cka_matrix
 
 
 def _frame(predictions: dict[str, pd.DataFrame], column: str) -> pd.DataFrame:
@@ -66,3 +71,31 @@ def error_consistency(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
         if i < j:
             log.warning("error consistency of %s and %s is undefined: both always right or always wrong", names[i], names[j])
     return pd.DataFrame(kappa, index=names, columns=names)
+
+
+@STATISTICS.register(
+    "agreement",
+    reads={"subset": "subset", "predictions": "predictions", "features": "features"},
+    writes={"same_prediction": "agreement/same_prediction", "same_class": "agreement/same_class_counts",
+            "comparisons": "agreement/comparisons", "error_consistency": "agreement/error_consistency", "cka": "cka"},
+    report={"same_class": "same-class counts"},
+    context=["models"],
+    figures={"references": "once"},
+    resources={"mem_mb": 2000, "runtime": 10},
+)
+def agreement_tables(inputs: Mapping[str, str | Sequence[str]], tables: Mapping[str, str], *, models: list[str]) -> None:
+    """Same prediction, same-class counts and totals, error consistency and CKA of ``models``."""
+    preds = {m: pd.read_csv(p, dtype={"image_id": str}) for m, p in zip(models, inputs["predictions"])}
+    ids = list(pd.read_csv(inputs["subset"], dtype={"image_id": str})["image_id"])
+    same_class, totals = comparisons(preds, ids)
+    write_csv(agreement(preds), tables["same_prediction"], float_format="%.8g")
+    write_csv(same_class, tables["same_class"])
+    write_csv(totals, tables["comparisons"], index=False)
+    write_csv(error_consistency(preds), tables["error_consistency"], float_format="%.8g")
+    features = {}
+    for model, path in zip(models, inputs["features"]):
+        f = ArrayFile(path)
+        if f.meta["image_ids"] != ids:
+            raise ValueError(f"{path}: features of other images than {inputs['subset']}; rerun predict for {model}")
+        features[model] = f.read("features")
+    write_csv(cka_matrix(features), tables["cka"], float_format="%.8g")

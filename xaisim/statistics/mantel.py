@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from xaisim.statistics import undefined
+from xaisim.io import read_matrix, write_csv
+from xaisim.statistics import STATISTICS, undefined
 
 METHODS = ("pearson", "spearman")
 # model-level matrices every explanation matrix is tested against: same-class counts on the explained
@@ -89,3 +90,27 @@ def mantel_table(matrices: Mapping[str, pd.DataFrame], pairs: Sequence[tuple[str
             r, p = mantel(ma, mb, method=method, n_perm=n_perm, seed=seed, what=f"Mantel {method} of {a} and {b}")
             rows.append({"a": a, "b": b, "method": method, "r": r, "p": p, "n_perm": n_perm, "n_models": len(models)})
     return pd.DataFrame(rows, columns=["a", "b", "method", "r", "p", "n_perm", "n_models"])
+
+
+@STATISTICS.register(
+    "mantel",
+    reads={"agreement": "agreement/same_class_counts", "error_consistency": "agreement/error_consistency",
+           "cka": "cka", "means": "mean", "distances": "distance"},
+    writes={"mantel": "mantel"},
+    report={"mantel": "Mantel tests"},
+    settings=["permutations", "seed"],
+    context=["explanations"],
+    figures={"mantel": "matrices"},
+    resources={"mem_mb": 2000, "runtime": 30},
+)
+def mantel_tests(
+    inputs: Mapping[str, str | Sequence[str]], tables: Mapping[str, str], *, explanations: list[str],
+    permutations: int, seed: int,
+) -> None:
+    """Every pair of :func:`pairs_to_test` over the references and each explanation's mean and distance."""
+    matrices = {name: read_matrix(inputs[name]) for name in REFERENCES}
+    for key, mean, dist in zip(explanations, inputs["means"], inputs["distances"]):
+        matrices[f"{key}/mean"], matrices[f"{key}/distance"] = read_matrix(mean), read_matrix(dist)
+    pairs = pairs_to_test(REFERENCES, [tuple(key.split("/")) for key in explanations])
+    table = mantel_table(matrices, pairs, n_perm=permutations, seed=seed)
+    write_csv(table, tables["mantel"], index=False, float_format="%.6g")

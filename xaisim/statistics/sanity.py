@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,8 @@ from scipy.stats import rankdata
 from torch import nn
 
 from xaisim.contract import Unsupported
+from xaisim.io import write_csv
+from xaisim.statistics import STATISTICS
 
 COLUMNS = ["model", "depth", "layers", "of_layers", "spearman", "spearman_std", "cosine", "cosine_std", "images", "undefined", "reason"]
 
@@ -115,3 +117,29 @@ def sanity_table(
             rows = mprt(e.model, x, targets, lambda *args, ex=explainer: ex(*args).maps, depths, seed)
             out += [{"method": method, "model": name, **r} for r in rows]
     return pd.DataFrame(out, columns=["method", *COLUMNS])
+
+
+@STATISTICS.register(
+    "sanity",
+    reads={"index": "index", "subset": "subset", "predictions": "predictions", "weights": "weights"},
+    writes={"sanity": "sanity"},
+    report={"sanity": "randomisation sanity"},
+    settings=["sanity.images", "sanity.depths", "seed"],
+    enabled="sanity.enabled",
+    context=["specs", "map_methods", "image_size"],
+    requires=["map_methods"],
+    figures={"sanity": "map_methods"},
+    torch=True,
+    gpu=True,
+    resources={"mem_mb": 8000, "runtime": 60},
+)
+def sanity(
+    inputs: Mapping[str, Any], tables: Mapping[str, str], *, specs: dict[str, Any], map_methods: dict[str, dict[str, Any]],
+    image_size: int, images: int, depths: Sequence[float], seed: int, evals: int, device: torch.device,
+) -> None:
+    """:func:`sanity_table` of every map method and model; ``evals``: the evaluation budget."""
+    models = {m: {"spec": specs[m], "weights": w, "predictions": p}
+              for m, w, p in zip(specs, inputs["weights"], inputs["predictions"])}
+    table = sanity_table(models, map_methods, index_path=inputs["index"], subset_path=inputs["subset"],
+                         image_size=image_size, images=images, depths=depths, seed=seed, evals=evals, device=device)
+    write_csv(table, tables["sanity"], index=False, float_format="%.6g")

@@ -1,0 +1,181 @@
+# Helpers of rules/statistics.smk: each registered statistic's inputs, outputs, params and figures
+# from its declaration (xaisim.statistics), which the cached resolved config holds.
+from xaisim.config import statistics_settings
+
+STATS = statistics_settings(config)  # image counts and sanity images defaulted, checked
+STATISTICS = RESOLVED["statistics"]
+
+
+def setting(key):
+    """A `statistics` setting by its dotted key (`sanity.images`)."""
+    value = STATS
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def statistic_table(table):
+    return P.fill(P.STATISTIC, table=table)
+
+
+def similarity_files(kind):
+    """The `kind` (mean, distance, ...) matrix of every explanation, in cluster_keys() order."""
+    return [
+        P.fill(
+            P.MATRIX,
+            stat=kind,
+            **dict(zip(("method", "metric", "variant"), key.split("/"))),
+        )
+        for key in cluster_keys()
+    ]
+
+
+def method_metric_keys():
+    return [f"{m}/{k}" for m in METHODS for k in method_metrics(m)]
+
+
+def replicates():
+    """Replicate name -> its entry's name (models from `seeds:`)."""
+    return {n: m["replicate_of"] for n, m in MODELS.items() if "replicate_of" in m}
+
+
+def map_method_params():
+    """Per map method: its registered key and each model's params (overrides, defaults filled in)."""
+    return {
+        method: {
+            "method": METHODS[method]["method"],
+            "params": {m: RESOLVED["models"][m]["methods"][method] for m in MODELS},
+        }
+        for method in MAP_METHODS
+    }
+
+
+# the files of each kind a statistic reads (xaisim.statistics.INPUTS)
+STATISTIC_INPUTS = {
+    "index": lambda: P.INDEX,
+    "subset": lambda: P.SUBSET,
+    "predictions": lambda: expand(P.PREDICTIONS, model=MODELS),
+    "features": lambda: expand(P.FEATURES, model=MODELS),
+    "weights": lambda: expand(P.WEIGHTS, model=MODELS),
+    "mean": lambda: similarity_files("mean"),
+    "distance": lambda: similarity_files("distance"),
+    "per_image": lambda: [
+        P.fill(P.PER_IMAGE, **dict(zip(("method", "metric"), key.split("/"))))
+        for key in method_metric_keys()
+    ],
+}
+# the values a statistic takes besides its settings (xaisim.statistics.CONTEXT)
+STATISTIC_CONTEXT = {
+    "models": lambda: list(MODELS),
+    "explanations": cluster_keys,
+    "matrices": method_metric_keys,
+    "families": lambda: FAMILIES,
+    "replicate_of": replicates,
+    "cluster": cluster_settings,
+    "specs": lambda: {model: RESOLVED["models"][model]["spec"] for model in MODELS},
+    "map_methods": map_method_params,
+    "image_size": lambda: DATA["image_size"],
+}
+# what a figure is drawn over (xaisim.statistics.OVER): its items, "" for a single figure
+FIGURE_ITEMS = {
+    "once": lambda: [""],
+    "matrices": method_metric_keys,
+    "map_methods": lambda: MAP_METHODS,
+}
+
+
+def enabled(name):
+    """Its `enabled` setting (if it has one) is true and every context it requires is non-empty."""
+    d = STATISTICS[name]
+    on = d["enabled"] is None or setting(d["enabled"])
+    return on and all(STATISTIC_CONTEXT[c]() for c in d["requires"])
+
+
+def running():
+    """The enabled statistics whose tables to read are all written (by running statistics)."""
+    names = [name for name in STATISTICS if enabled(name)]
+    while True:
+        written = {t for n in names for t in STATISTICS[n]["writes"].values()}
+        readable = written | set(STATISTIC_INPUTS)
+        kept = [n for n in names if set(STATISTICS[n]["reads"].values()) <= readable]
+        if kept == names:
+            return names
+        names = kept
+
+
+ACTIVE = running()
+
+
+def statistic_inputs(name):
+    """Input name -> the files of its kind, or the path of another statistic's table."""
+    reads = STATISTICS[name]["reads"].items()
+    return {
+        key: (
+            STATISTIC_INPUTS[kind]()
+            if kind in STATISTIC_INPUTS
+            else statistic_table(kind)
+        )
+        for key, kind in reads
+    }
+
+
+def statistic_outputs(name):
+    """Output name -> its table, marked for the report where the statistic labels it."""
+    d = STATISTICS[name]
+    outputs = {key: statistic_table(table) for key, table in d["writes"].items()}
+    for key, label in d["report"].items():
+        outputs[key] = report(
+            outputs[key],
+            caption="../report/statistics_tables.rst",
+            category="5 Statistics",
+            subcategory="tables",
+            labels={"table": label},
+        )
+    return outputs
+
+
+def statistic_params(name):
+    """Its settings (by their last key part) and context values: what determines its tables."""
+    d = STATISTICS[name]
+    params = {key.split(".")[-1]: setting(key) for key in d["settings"]}
+    return {**params, **{c: STATISTIC_CONTEXT[c]() for c in d["context"]}}
+
+
+def statistic_code(name):
+    """The generic script's and the statistic module's code (with the methods a re-explaining one runs)."""
+    reexplains = "map_methods" in STATISTICS[name]["context"]
+    methods = sorted({METHODS[m]["method"] for m in MAP_METHODS}) if reexplains else []
+    return code("scripts/statistic.py") + code(STATISTICS[name]["source"], *methods)
+
+
+def statistic_resources(name):
+    d = STATISTICS[name]
+    knobs = {}  # a torch statistic's device and evaluation budget (performance knobs, not params)
+    if d["torch"]:
+        knobs = {
+            "device": config["device"],
+            "eval_batch_size": config["explain"]["eval_batch_size"],
+        }
+    return resources(name, gpu=d["gpu"], **d["resources"], **knobs)
+
+
+def statistics_tables():
+    """Every table the running statistics write, by name."""
+    return [t for name in ACTIVE for t in STATISTICS[name]["writes"].values()]
+
+
+def statistics_figures():
+    """Every figure of the running statistics: `<figure>[/<item>]` -> PNG."""
+    names = [
+        f"{figure}/{item}" if item else figure
+        for name in ACTIVE
+        for figure, over in STATISTICS[name]["figures"].items()
+        for item in FIGURE_ITEMS[over]()
+    ]
+    return {name: P.fill(P.STATISTICS_FIGURE, figure=name) for name in names}
+
+
+def statistics_outputs():
+    return [statistic_table(t) for t in statistics_tables()] + list(
+        statistics_figures().values()
+    )
