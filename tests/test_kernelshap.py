@@ -203,7 +203,7 @@ def test_no_gradients_and_model_agnostic():
 
 
 def test_parameters_are_validated_with_one_line_naming_the_field():
-    with pytest.raises(ValueError, match=r"^cfg: n_samples: 80 is too few for 50 segments; use n_samples >= 100"):
+    with pytest.raises(ValueError, match=r"^cfg: n_samples: 80 is too few for 50 segments of slic; use n_samples >= 100"):
         METHODS.check_params("kernelshap", {"n_samples": 80}, "cfg")
     with pytest.raises(ValueError, match=r"^cfg: n_samples: 30 is too few for 16 segments"):
         METHODS.check_params("kernelshap", {"n_samples": 30, "segmentation": {"name": "grid", "cells": 4}}, "cfg")

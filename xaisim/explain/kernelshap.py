@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from xaisim.explain import Needs, register_method
 from xaisim.explain.baselines import BaselineName, BlurSigma, NoiseStd, make_baseline, mean_std
 from xaisim.explain.perturb import Output, evaluate, spread
-from xaisim.explain.segment import THESIS_SLIC, Segmentation, parse, segment, to_pixels
+from xaisim.explain.segment import THESIS_SLIC, Segmentation, require_samples, segment, to_pixels
 
 
 def design(n_segments: int, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,15 +191,9 @@ def shapley_values(coalitions: np.ndarray, weights: np.ndarray, scores: Tensor, 
 
 
 def validate(params: dict[str, Any]) -> None:
-    """n_samples >= 2 x the segments a slic/grid segmentation asks for: enough to evaluate every
-    single segment and its complement, the fewest coalitions that determine every value (quickshift
-    and felzenszwalb segment counts depend on the image and are checked when explaining)."""
-    expected = parse(params["segmentation"]).expected_segments()
-    if expected is not None and params["n_samples"] < 2 * expected:
-        raise ValueError(
-            f"n_samples: {params['n_samples']} is too few for {expected} segments; use n_samples >= "
-            f"{2 * expected} (every segment alone and all but it) or fewer segments"
-        )
+    """n_samples >= 2 x the segments: enough to evaluate every single segment and its complement, the
+    fewest coalitions that determine every value."""
+    require_samples(params["segmentation"], params["n_samples"], lambda n: 2 * n, "every segment alone and all but it")
 
 
 @register_method("kernelshap", needs=Needs(gradients=False, evals=True), validate=validate)

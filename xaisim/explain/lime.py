@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from xaisim.explain import Needs, register_method
 from xaisim.explain.baselines import BaselineName, BlurSigma, NoiseStd, make_baseline, mean_std
 from xaisim.explain.perturb import Output, evaluate, spread
-from xaisim.explain.segment import THESIS_SLIC, Segmentation, parse, segment, to_pixels
+from xaisim.explain.segment import THESIS_SLIC, Segmentation, require_samples, segment, to_pixels
 
 
 def design(n_segments: int, n_samples: int, seed: int) -> np.ndarray:
@@ -70,16 +70,8 @@ def ridge(coalitions: np.ndarray, weights: np.ndarray, scores: Tensor, alpha: fl
 
 
 def validate(params: dict[str, Any]) -> None:
-    """n_samples >= segments + 1 for every slic/grid segmentation: one coefficient per segment and the
-    intercept (quickshift and felzenszwalb segment counts depend on the image)."""
-    specs = params["segmentation"] if isinstance(params["segmentation"], list) else [params["segmentation"]]
-    for spec in specs:
-        expected = parse(spec).expected_segments()
-        if expected is not None and params["n_samples"] < expected + 1:
-            raise ValueError(
-                f"n_samples: {params['n_samples']} is too few for {expected} segments of {spec['name']}; use "
-                f"n_samples >= {expected + 1} (one per segment and the intercept) or fewer segments"
-            )
+    """n_samples >= segments + 1 for every segmentation: one coefficient per segment and the intercept."""
+    require_samples(params["segmentation"], params["n_samples"], lambda n: n + 1, "one per segment and the intercept")
 
 
 @register_method("lime", needs=Needs(gradients=False, evals=True), validate=validate)
@@ -93,11 +85,11 @@ def lime(
     n_samples: Annotated[int, Field(ge=2)] = 1000,
     kernel_width: Annotated[float, Field(gt=0)] = 0.25,
     alpha: Annotated[float, Field(ge=0)] = 1.0,
+    seed: int = 0,
     baseline: BaselineName = "zero",
     blur_sigma: BlurSigma = 5.0,
     noise_std: NoiseStd = 1.0,
     output: Output = "raw",
-    seed: int = 0,
 ) -> Tensor:
     """LIME segment weights for the target score (``output``: raw or softmax), spread on pixels:
     (B, H, W) float32. ``n_samples`` evaluations per image and segmentation (the full image

@@ -20,7 +20,7 @@ of an image whatever its normalisation. Labels are renumbered 0..S-1 per image.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Callable, Literal, Union
 
 import numpy as np
 import torch
@@ -105,6 +105,18 @@ THESIS_SLIC = Slic()
 def parse(spec: Segmentation | dict | str) -> Slic | Quickshift | Felzenszwalb | Grid:
     """A spec from its config form (a name or a mapping); validated."""
     return spec if isinstance(spec, _Spec) else _adapter.validate_python(spec)
+
+
+def require_samples(segmentation: Any, n_samples: int, least: Callable[[int], int], why: str) -> None:
+    """``ValueError("n_samples: ...")`` when ``n_samples`` is below ``least(segments)`` for a slic or
+    grid segmentation (or any of a list of them); other segment counts depend on the image."""
+    for spec in segmentation if isinstance(segmentation, list) else [segmentation]:
+        expected = parse(spec).expected_segments()
+        if expected is not None and n_samples < least(expected):
+            raise ValueError(
+                f"n_samples: {n_samples} is too few for {expected} segments of {spec['name']}; use n_samples >= "
+                f"{least(expected)} ({why}) or fewer segments"
+            )
 
 
 def to_pixels(model: nn.Module, inputs: Tensor) -> np.ndarray:
