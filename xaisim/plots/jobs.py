@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,7 +21,7 @@ import pandas as pd
 from PIL import Image
 
 from xaisim import plots
-from xaisim.cluster import cluster
+from xaisim.cluster import adjacency, cluster
 from xaisim.io import ArrayFile, read_matrix, write_csv, write_json
 from xaisim.plots import accuracy as accuracy_plots
 from xaisim.plots import clusters, distributions
@@ -58,16 +59,21 @@ def cluster_figures(
     labels = list(distance.index)
     k = settings["k"]
     clusters.dendrogram(z, labels, families, k,
-                        f"{title}: {settings['linkage']} linkage, {k}-cluster cut, "
+                        f"{title}: {settings['linkage']} linkage, {k}-cluster cut "
+                        f"(sizes {'+'.join(map(str, summary['cut_sizes']))}{_alone(summary['cut_singletons'])}), "
                         f"cophenetic r = {_number(summary['cophenetic'])}", out["dendrogram"], formats)
     clusters.linkage_comparison(distance, families, k, f"{title}: linkage methods compared", out["linkages"], formats)
+    found = dict(zip(table.model, table.community)) if summary["community_structure"] else None
     clusters.community_graph(
-        distance, dict(zip(table.model, table.community)), families,
-        f"{title}: resolution {summary['resolution']:g}, modularity {_number(summary['modularity'])}",
+        distance, adjacency(distance, settings), found, families, f"{title}\n" + textwrap.fill(summary["community_outcome"], 80),
         settings["seed"], out["louvain"], formats,
     )
     clusters.clustered_heatmap(distance, z, families, f"{title}: distance", out["heatmap"], formats=formats)
     clusters.embeddings(mean, distance, families, models, title, out["embedding"], formats)
+
+
+def _alone(models: list[str]) -> str:
+    return f"; sets apart {', '.join(models)} alone" if models else ""
 
 
 def _number(x: float | None) -> str:
