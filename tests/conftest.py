@@ -12,17 +12,27 @@ def repo() -> Path:
     return REPO
 
 
-def train_settings(**keys) -> dict:
-    """Training settings as the workflow makes them: the schema's defaults with ``keys`` replaced."""
+def _schema_filled(**sections) -> dict:
+    """The tiny config with ``sections`` replaced and the schema's defaults filled in, as the workflow does."""
     import yaml
     from snakemake.utils import validate
 
+    config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+    config.update(sections)
+    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    return config
+
+
+def train_settings(**keys) -> dict:
+    """Training settings as the workflow makes them: the schema's defaults with ``keys`` replaced."""
     from xaisim.train import settings
 
-    config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
-    config["train"] = {}
-    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
-    return settings(config["train"], keys)
+    return settings(_schema_filled(train={})["train"], keys)
+
+
+def cluster_settings(**keys) -> dict:
+    """The ``cluster`` section as the workflow makes it: the schema's defaults with ``keys`` replaced."""
+    return _schema_filled(cluster=dict(keys))["cluster"]
 
 
 def make_imagefolder(root: Path, classes=("cat", "dog"), per_split=(4, 2), size=16, seed=0) -> Path:

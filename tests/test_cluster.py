@@ -5,20 +5,19 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from xaisim import communities as C
 from xaisim.cluster import (
-    auto_resolution,
     check_distance,
     check_settings,
     cluster,
     cophenetic,
     cut,
     linkage,
-    louvain,
-    modularity,
-    similarity_graph,
+    match_dendrogram,
 )
 
-SETTINGS = {"linkage": "average", "k": 2, "resolution": "auto", "seed": 42}
+SETTINGS = {"linkage": "average", "k": 2, "resolution": 1.0, "graph": "knn", "neighbours": "auto", "null_draws": 199,
+            "alpha": 0.05, "restarts": 3, "seed": 42, "resolution_grid": [0.5, 1.0, 2.0, 4.0]}
 
 
 def _frame(d, names=None):
@@ -69,37 +68,61 @@ def test_euclidean_only_linkages_are_refused_with_a_reason(method):
     check_settings({"linkage": "single"})
 
 
-def test_auto_resolution_recovers_planted_communities():
+def test_planted_communities_are_found_and_reported_with_their_null():
     d, truth = _planted()
     table, summary, _ = cluster(d, {**SETTINGS, "k": 3})
     assert adjusted_rand_score(truth, table["cluster"]) == 1.0
     assert adjusted_rand_score(truth, table["community"]) == 1.0
-    assert summary["ari_communities_vs_cut"] == 1.0 and summary["communities"] == 3
-    assert summary["modularity"] > 0.3 and summary["cophenetic"] > 0.9
-    # a resolution far too high splits the blocks: auto must not pick it
-    assert len(set(louvain(d, 30.0, 42).values())) > 3
-    resolution, ari = auto_resolution(d, truth, [30.0, 1.0, 60.0], 42)
-    assert resolution == 1.0 and ari == 1.0
+    assert summary["community_structure"] and summary["communities"] == 3 and summary["ari_communities_vs_cut"] == 1.0
+    assert summary["community_p"] == pytest.approx(1 / 200) and summary["community_p_floor"] == pytest.approx(1 / 200)
+    assert summary["community_method"] == "louvain" and summary["community_p_exact"] is False  # 12 models
+    w = C.adjacency(d.to_numpy(), "knn", summary["neighbours"])
+    assert summary["modularity"] == pytest.approx(C.modularity(w, table["community"].to_numpy(), 1.0))
+    assert summary["cut_sizes"] == [5, 4, 3] and summary["cut_singletons"] == []
+    assert sorted(table["leaf_order"]) == list(range(len(d)))
 
 
-def test_auto_resolution_follows_k():
+def test_near_equal_distances_give_no_communities_and_an_outlier_cut_is_flagged():
+    rng = np.random.default_rng(0)
+    d = 0.5 + rng.uniform(-0.02, 0.02, (6, 6))
+    d[5, :] = d[:, 5] = 0.9  # one outlier: the 2-cut only sets it apart
+    d = (d + d.T) / 2
+    np.fill_diagonal(d, 0)
+    table, summary, _ = cluster(_frame(d), SETTINGS)
+    assert not summary["community_structure"] and summary["communities"] == 0
+    assert summary["community_outcome"].startswith("no community structure")
+    assert (table["community"] == "").all()
+    assert summary["cut_sizes"] == [5, 1] and summary["cut_singletons"] == ["m5"]
+
+
+def test_match_dendrogram_picks_the_resolution_of_the_cut_and_says_so():
     """Four blocks in two pairs: the k = 2 cut and the k = 4 cut are each matched by some resolution."""
     d, truth = _planted(sizes=(3, 3, 3, 3), within=0.05, between=0.95)
     pair = np.array([0, 0, 1, 1])[truth]
     d = d.where((pair[:, None] != pair[None, :]) | (truth[:, None] == truth[None, :]), 0.6)
+    settings = {**SETTINGS, "resolution": "match_dendrogram", "graph": "complete",
+                "resolution_grid": [0.5, 1.0, 1.5, 2.0, 3.0, 5.0]}
     for k, expected in ((2, pair), (4, truth)):
-        table, summary, _ = cluster(d, {**SETTINGS, "k": k})
-        assert adjusted_rand_score(expected, table["cluster"]) == 1.0
-        assert adjusted_rand_score(expected, table["community"]) == 1.0, (k, summary)
+        resolution, ari = match_dendrogram(d, expected, {**settings, "k": k})
+        assert ari == 1.0, (k, resolution)
+        _, summary, _ = cluster(d, {**settings, "k": k})
+        assert summary["resolution"] == resolution and "built in" in summary["resolution_rule"]
 
 
-def test_louvain_is_seeded_and_fixed_resolution_is_used():
-    d, truth = _planted()
-    assert louvain(d, 1.0, 7) == louvain(d, 1.0, 7)
-    table, summary, _ = cluster(d, {**SETTINGS, "resolution": 1.0, "k": 3})
-    assert summary["resolution"] == 1.0
-    assert summary["modularity"] == pytest.approx(modularity(d, dict(zip(table.model, table.community))))
-    assert sorted(table["leaf_order"]) == list(range(len(d)))
+def test_communities_do_not_depend_on_the_seed():
+    d, _ = _planted(sizes=(3, 3), within=0.3, between=0.6)
+    first = cluster(d, SETTINGS)
+    for seed in (0, 7, 1234):
+        other = cluster(d, {**SETTINGS, "seed": seed})
+        assert other[1]["modularity"] == first[1]["modularity"]
+        assert list(other[0]["community"]) == list(first[0]["community"]) or not first[1]["community_structure"]
+
+
+@pytest.mark.parametrize("change, field", [({"k": 6}, "k"), ({"neighbours": 6}, "neighbours")])
+def test_a_cut_or_graph_too_large_for_the_models_is_refused(change, field):
+    with pytest.raises(ValueError, match=rf"config cluster.{field}: 6 .* 6 models"):
+        check_settings({**SETTINGS, **change}, 6)
+    check_settings({**SETTINGS, "k": 5, "neighbours": 5}, 6)
 
 
 @pytest.mark.parametrize(
@@ -111,10 +134,3 @@ def test_bad_matrices_are_refused(change, message):
     change(d)
     with pytest.raises(ValueError, match=message):
         check_distance(d, "distance.csv")
-
-
-def test_similarity_graph_weights_are_one_minus_distance_without_self_loops():
-    d = pd.DataFrame([[0, 1, 0.5], [1, 0, 0.2], [0.5, 0.2, 0]], index=list("abc"), columns=list("abc"))
-    g = similarity_graph(d)
-    assert sorted(g.nodes) == ["a", "b", "c"] and not g.has_edge("a", "b") and not g.has_edge("a", "a")
-    assert g.edges["a", "c"]["weight"] == pytest.approx(0.5) and g.edges["b", "c"]["weight"] == pytest.approx(0.8)

@@ -102,16 +102,6 @@ def test_statistics_defaults_follow_the_explained_images(tiny):
     assert small["image_counts"] == [2] and small["sanity"]["images"] == 3
 
 
-def test_the_schema_default_resolution_grid_is_the_library_one(tiny, schema):
-    """The DAG takes the grid from the schema (no import of xaisim.cluster at parse time)."""
-    from snakemake.utils import validate
-
-    from xaisim.cluster import DEFAULT_GRID
-
-    validate(tiny, str(schema))
-    assert tuple(tiny["cluster"]["resolution_grid"]) == DEFAULT_GRID
-
-
 def test_resolve_says_what_each_method_needs(tiny, schema):
     """The workflow reads a method's kind and needs from here (rules/explain.smk), never its name."""
     from snakemake.utils import validate

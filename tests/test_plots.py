@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cluster_settings
 from PIL import Image
 
 from xaisim import plots
-from xaisim.cluster import cluster
+from xaisim.cluster import adjacency, cluster
 from xaisim.plots import accuracy, clusters, distributions, explanations
 from xaisim.plots.palette import FAMILY_COLOURS, family_colour, model_colours
 from xaisim.selection import configured, select
@@ -36,10 +37,12 @@ def has_colour(rgb, hex_colour, tol=40, min_pixels=20):
 
 def test_cluster_figures_are_pngs_with_family_colours(tmp_path):
     d = _distance()
-    table, summary, z = cluster(d, {"linkage": "average", "k": 2, "resolution": "auto", "seed": 42})
+    settings = cluster_settings(graph="complete", null_draws=99)
+    table, summary, z = cluster(d, settings)
+    assert not summary["community_structure"]  # 4 models: a 2+2 split is a third of all relabellings
     clusters.dendrogram(z, MODELS, FAMILIES, 2, "t", tmp_path / "dendrogram.png", formats=["png", "svg"])
     clusters.linkage_comparison(d, FAMILIES, 2, "t", tmp_path / "linkages.png")
-    clusters.community_graph(d, dict(zip(table.model, table.community)), FAMILIES, "t", 42, tmp_path / "louvain.png")
+    clusters.community_graph(d, adjacency(d, settings), None, FAMILIES, "t", 42, tmp_path / "louvain.png")
     clusters.clustered_heatmap(d, z, FAMILIES, "t", tmp_path / "heatmap.png", noise_floor=0.25)
     clusters.embeddings(1 - d, d, FAMILIES, MODELS, "t", tmp_path / "embedding.png")
     for name in ("dendrogram", "linkages", "louvain", "heatmap", "embedding"):
@@ -158,7 +161,7 @@ def test_statistics_figures(tmp_path):
     variance = pd.DataFrame({"n": np.repeat([4, 8, 16], 6), "variance": rng.random(18)})
     statistics.image_count_boxplots(sums, variance, "t", tmp_path / "count.png")
     check_png(tmp_path / "count.png")
-    stab = pd.DataFrame({"bootstrap": range(10), "ari_dendrogram": rng.random(10), "ari_louvain": rng.random(10)})
+    stab = pd.DataFrame({"bootstrap": range(10), "ari_dendrogram": rng.random(10), "ari_communities": rng.random(10)})
     statistics.stability_boxplots(stab, "t", tmp_path / "stab.png")
     check_png(tmp_path / "stab.png")
     sanity = pd.DataFrame([{"model": m, "layers": k, "of_layers": 4, "spearman": 1 - k / 4, "spearman_std": 0.1,
@@ -196,8 +199,8 @@ def test_statistics_figures_are_drawn_from_the_stage_tables(tmp_path):
     tables = {
         "mantel": mantel_table(matrices, pairs_to_test(REFERENCES, explanations), n_perm=99, seed=0),
         "noise_floor": noise_floor_table({e: d for e in explanations}, {"r-s0": "r", "r-s1": "r"}),
-        "stability": cluster_stability(sims, models, n_boot=5, k=2, linkage="average", resolution="auto",
-                                       cluster_seed=42, seed=0).assign(method="ig", metric="cosine"),
+        "stability": cluster_stability(sims, models, n_boot=5, settings=cluster_settings(),
+                                       seed=0).assign(method="ig", metric="cosine"),
         "sanity": pd.DataFrame([{"method": "ig", "model": m, "layers": k, "of_layers": 4, "spearman": 1 - k / 4,
                                  "spearman_std": 0.1, "cosine": 1 - k / 5, "cosine_std": 0.1} for m in models
                                 for k in (1, 2, 4)]),
@@ -227,7 +230,7 @@ def test_figure_jobs_are_seeded_so_jittered_plots_are_bitwise_equal(tmp_path):
     from xaisim import job
     from xaisim.plots.statistics import stability_boxplots
 
-    table = pd.DataFrame({"ari_dendrogram": np.linspace(0.2, 1, 20), "ari_louvain": np.linspace(0.1, 0.9, 20)})
+    table = pd.DataFrame({"ari_dendrogram": np.linspace(0.2, 1, 20), "ari_communities": np.linspace(0.1, 0.9, 20)})
     smk = SimpleNamespace(log=[str(tmp_path / "job.log")], params={"seed": 3}, rule="statistics_figures")
     stderr = sys.stderr
     try:

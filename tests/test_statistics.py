@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cluster_settings
 
 from xaisim.similarity.aggregate import summarise
 from xaisim.statistics.image_count import image_count_influence
@@ -91,14 +92,12 @@ def test_noise_floor_without_replicates_is_an_empty_table(caplog):
 
 def test_cluster_stability_is_high_for_clear_clusters_and_lower_for_noise():
     models = [f"m{k}" for k in range(6)]
-    clear = cluster_stability(_sims(spread=0.05), models, n_boot=20, k=2, linkage="average", resolution=1.0,
-                              cluster_seed=42, seed=0)
-    assert len(clear) == 20 and (clear["ari_dendrogram"] == 1).all() and (clear["ari_louvain"] == 1).all()
-    noise = cluster_stability(_sims(groups=tuple(range(6)), spread=0.4, n=10), models, n_boot=20, k=2,
-                              linkage="average", resolution=1.0, cluster_seed=42, seed=0)
+    settings = cluster_settings(graph="complete")
+    clear = cluster_stability(_sims(spread=0.05), models, n_boot=20, settings=settings, seed=0)
+    assert len(clear) == 20 and (clear["ari_dendrogram"] == 1).all() and (clear["ari_communities"] == 1).all()
+    noise = cluster_stability(_sims(groups=tuple(range(6)), spread=0.4, n=10), models, n_boot=20, settings=settings, seed=0)
     assert noise["ari_dendrogram"].mean() < 0.9
-    again = cluster_stability(_sims(groups=tuple(range(6)), spread=0.4, n=10), models, n_boot=20, k=2,
-                              linkage="average", resolution=1.0, cluster_seed=42, seed=0)
+    again = cluster_stability(_sims(groups=tuple(range(6)), spread=0.4, n=10), models, n_boot=20, settings=settings, seed=0)
     pd.testing.assert_frame_equal(noise, again)
 
 
@@ -112,11 +111,11 @@ def test_distance_is_the_similarity_stages_and_leaves_out_nan():
     assert distance(sims)[0, 1] == pytest.approx(np.hypot(1 - kept.mean(), kept.std(ddof=1)))
 
 
-def test_stability_with_auto_resolution_keeps_the_full_data_choice():
+def test_stability_with_a_dendrogram_matched_resolution_keeps_the_full_data_choice():
     models = [f"m{k}" for k in range(6)]
-    table = cluster_stability(_sims(spread=0.05), models, n_boot=5, k=2, linkage="average", resolution="auto",
-                              cluster_seed=42, seed=0)
-    assert len(table) == 5 and (table["ari_louvain"] == 1).all() and (table["communities_louvain"] == 2).all()
+    table = cluster_stability(_sims(spread=0.05), models, n_boot=5, settings=cluster_settings(resolution="match_dendrogram"),
+                              seed=0)
+    assert len(table) == 5 and (table["ari_communities"] == 1).all() and (table["communities"] == 2).all()
 
 
 def test_tables_over_every_matrix_carry_method_metric_and_variant():

@@ -1,10 +1,13 @@
-"""Group models by explanation distance: hierarchical linkage, a k-cluster cut and Louvain communities.
+"""Group models by explanation distance: hierarchical linkage, a k-cluster cut and communities.
 
-Policy for the resolution: ``resolution: auto`` runs the seeded Louvain method at every value of
-``resolution_grid`` and keeps the one whose partition best matches the dendrogram's ``k``-cluster
-cut (adjusted Rand index); ties go to the value closest to 1 (the method's own scale). This
-automates the thesis' hand tuning ("match the colouring of the nodes to the first/second split of
-the dendrogram"). With fewer than 3 models the cophenetic correlation is undefined (NaN; null in JSON).
+The cut reports its cluster sizes and flags clusters of one model (a cut that only splits off an
+outlier). Communities come from :mod:`xaisim.communities` (a kNN similarity graph, modularity at
+the configured resolution, a permutation null): they are reported only when they beat the null.
+``resolution: match_dendrogram`` is the thesis' hand tuning ("match the colouring of the nodes to
+the first/second split of the dendrogram"), automated: every value of ``resolution_grid`` is tried
+and the one whose partition best matches the ``k``-cut (adjusted Rand index) is kept, ties to the
+value closest to 1. Agreement with the cut is then built in, so it is labelled as such and never
+the default. With fewer than 3 models the cophenetic correlation is undefined (NaN; null in JSON).
 """
 
 from __future__ import annotations
@@ -12,26 +15,35 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import community as community_louvain
-import networkx as nx
 import numpy as np
 import pandas as pd
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
 from sklearn.metrics import adjusted_rand_score
 
+from xaisim import communities as C
+
 LINKAGES = ("average", "complete", "single", "weighted")
 EUCLIDEAN_ONLY = ("ward", "centroid", "median")
-DEFAULT_GRID = tuple(round(0.1 * i, 1) for i in range(1, 31))
 
 
-def check_settings(cluster: dict[str, Any], where: str = "config cluster") -> None:
-    """Refuse linkages that need Euclidean distances (explanation distances are not)."""
+def check_settings(cluster: dict[str, Any], n_models: int | None = None, where: str = "config cluster") -> None:
+    """Refuse linkages that need Euclidean distances (explanation distances are not), and a cut or a
+    kNN graph that the number of models cannot hold."""
     if cluster.get("linkage") in EUCLIDEAN_ONLY:
         raise ValueError(
             f"{where}.linkage: {cluster['linkage']!r} is defined only for Euclidean distances and explanation "
             f"distances are not Euclidean; use one of {', '.join(LINKAGES)}"
         )
+    if n_models is None:
+        return
+    k = cluster.get("k", "auto")
+    if k != "auto" and k >= n_models:
+        raise ValueError(f"{where}.k: {k} clusters need more than {n_models} models; lower it below {n_models} or use auto")
+    neighbours = cluster.get("neighbours", "auto")
+    if neighbours != "auto" and neighbours >= n_models:
+        raise ValueError(f"{where}.neighbours: {neighbours} neighbours need more than {n_models} models; "
+                         f"lower it below {n_models} or use auto")
 
 
 def check_distance(distance: pd.DataFrame, where: str = "distance matrix") -> np.ndarray:
@@ -50,7 +62,7 @@ def check_distance(distance: pd.DataFrame, where: str = "distance matrix") -> np
 
 def linkage(distance: pd.DataFrame, method: str = "average") -> np.ndarray:
     """scipy linkage matrix of the models (diagonal forced to 0)."""
-    check_settings({"linkage": method}, "linkage")
+    check_settings({"linkage": method}, where="linkage")
     return hierarchy.linkage(squareform(check_distance(distance), checks=False), method=method)
 
 
@@ -74,39 +86,44 @@ def cophenetic(z: np.ndarray, distance: pd.DataFrame) -> float:
     return float(hierarchy.cophenet(z, squareform(check_distance(distance), checks=False))[0])
 
 
-def similarity_graph(distance: pd.DataFrame) -> nx.Graph:
-    """Graph of the models with edge weight 1 - distance (no self loops, no edges of weight 0)."""
-    weights = pd.DataFrame(np.clip(1 - check_distance(distance), 0, None), distance.index, distance.columns)
-    graph = nx.from_pandas_adjacency(weights)
-    graph.remove_edges_from(list(nx.selfloop_edges(graph)))
-    return graph
+def cut_k(settings: dict[str, Any], n_models: int) -> int:
+    """Clusters of the dendrogram cut: the configured ``k``, or for ``auto`` 2 (1 with two models)."""
+    k = settings.get("k", "auto")
+    return (2 if n_models > 2 else 1) if k == "auto" else int(k)
 
 
-def louvain(distance: pd.DataFrame, resolution: float = 1.0, seed: int = 42) -> dict[str, int]:
-    """Seeded Louvain communities of the graph weighted by similarity 1 - distance (clipped at 0)."""
-    graph = similarity_graph(distance)
-    return community_louvain.best_partition(graph, weight="weight", resolution=resolution, random_state=seed)
+def neighbours(settings: dict[str, Any], n_models: int) -> int:
+    """k of the kNN graph: the configured one, or :func:`xaisim.communities.default_neighbours`."""
+    k = settings.get("neighbours", "auto")
+    return C.default_neighbours(n_models) if k == "auto" else int(k)
 
 
-def modularity(distance: pd.DataFrame, partition: dict[str, int]) -> float:
-    """Newman modularity of a partition of the similarity graph (NaN for a graph without edges)."""
-    graph = similarity_graph(distance)
-    if graph.number_of_edges() == 0:
-        return math.nan
-    return float(community_louvain.modularity(partition, graph, weight="weight"))
+def adjacency(distance: pd.DataFrame, settings: dict[str, Any]) -> np.ndarray:
+    """The weights of the community graph of ``distance`` under ``settings`` (graph, neighbours)."""
+    return C.adjacency(check_distance(distance), settings["graph"], neighbours(settings, len(distance)))
 
 
-def auto_resolution(
-    distance: pd.DataFrame, reference: np.ndarray, grid: tuple[float, ...] | list[float], seed: int
-) -> tuple[float, float]:
-    """The grid resolution whose Louvain partition best matches ``reference`` labels: (resolution, ARI)."""
-    names = list(distance.index)
+def match_dendrogram(distance: pd.DataFrame, reference: np.ndarray, settings: dict[str, Any]) -> tuple[float, float]:
+    """The grid resolution whose best partition matches ``reference`` labels most: (resolution, ARI)."""
+    w = adjacency(distance, settings)
     scored = []
-    for r in grid:
-        parts = louvain(distance, r, seed)
-        scored.append((adjusted_rand_score(reference, [parts[n] for n in names]), -abs(math.log(r)), r))
+    for r in settings["resolution_grid"]:
+        (labels, _), = C.optimise([w], r, settings["seed"], settings["restarts"])
+        scored.append((adjusted_rand_score(reference, labels), -abs(math.log(r)), r))
     ari, _, best = max(scored)
     return float(best), float(ari)
+
+
+def communities(distance: pd.DataFrame, settings: dict[str, Any], cut_labels: np.ndarray) -> C.Communities:
+    """The communities of ``distance`` at the configured (or dendrogram-matched) resolution, with their null."""
+    resolution = settings["resolution"]
+    if resolution == "match_dendrogram":
+        resolution, _ = match_dendrogram(distance, cut_labels, settings)
+    return C.detect(
+        check_distance(distance), graph=settings["graph"], neighbours=neighbours(settings, len(distance)),
+        resolution=float(resolution), alpha=settings["alpha"], null_draws=settings["null_draws"],
+        seed=settings["seed"], restarts=settings["restarts"],
+    )
 
 
 def _json_number(x: float) -> float | None:
@@ -114,27 +131,27 @@ def _json_number(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
-def cluster(distance: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any], np.ndarray]:
-    """Per model: dendrogram cluster, Louvain community and leaf order; a summary; the linkage matrix.
+def cut_report(labels: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """Sizes of the cut's clusters (largest first) and the models it sets apart alone."""
+    sizes = np.bincount(labels)[1:]
+    alone = [n for n, c in zip(names, labels) if sizes[c - 1] == 1]
+    return {"cut_sizes": sorted((int(x) for x in sizes if x), reverse=True), "cut_singletons": alone}
 
-    ``settings`` is the config's ``cluster`` section (linkage, k, resolution, resolution_grid, seed).
+
+def cluster(distance: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any], np.ndarray]:
+    """Per model: dendrogram cluster, community (empty without community structure) and leaf order; a
+    summary; the linkage matrix. ``settings`` is the config's ``cluster`` section, defaults filled in.
     """
     names = list(distance.index)
     z = linkage(distance, settings["linkage"])
-    k = int(settings["k"])
+    k = cut_k(settings, len(names))
     labels = cut(z, k)
-    seed = int(settings["seed"])
-    if settings["resolution"] == "auto":
-        resolution, _ = auto_resolution(distance, labels, settings.get("resolution_grid") or DEFAULT_GRID, seed)
-    else:
-        resolution = float(settings["resolution"])
-    parts = louvain(distance, resolution, seed)
-    communities = [parts[n] for n in names]
+    found = communities(distance, settings, labels)
     table = pd.DataFrame(
         {
             "model": names,
             "cluster": labels,
-            "community": communities,
+            "community": found.labels + 1 if found.found else [""] * len(names),
             "leaf_order": np.argsort(hierarchy.leaves_list(z)),
         }
     )
@@ -142,10 +159,22 @@ def cluster(distance: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.DataFr
         "linkage": settings["linkage"],
         "k": k,
         "clusters": int(len(set(labels))),
+        **cut_report(labels, names),
         "cophenetic": _json_number(cophenetic(z, distance)),
-        "resolution": resolution,
-        "communities": int(len(set(communities))),
-        "modularity": _json_number(modularity(distance, parts)),
-        "ari_communities_vs_cut": float(adjusted_rand_score(labels, communities)),
+        "graph": settings["graph"],
+        "neighbours": neighbours(settings, len(names)) if settings["graph"] == "knn" else None,
+        "resolution": found.resolution,
+        "resolution_rule": ("matched to the dendrogram cut (agreement with the cut is built in)"
+                            if settings["resolution"] == "match_dendrogram" else "fixed"),
+        "community_method": found.method,
+        "modularity": _json_number(found.modularity),
+        "community_p": _json_number(found.p),
+        "community_p_exact": False,
+        "community_p_floor": found.floor,
+        "community_null_draws": found.draws,
+        "community_structure": found.found,
+        "communities": int(found.labels.max()) + 1 if found.found else 0,
+        "community_outcome": found.outcome,
+        "ari_communities_vs_cut": float(adjusted_rand_score(labels, found.labels)) if found.found else None,
     }
     return table, summary, z

@@ -200,7 +200,7 @@ def check(config: dict[str, Any]) -> None:
             raise ConfigError(str(err)) from None
     statistics_settings(config)
     try:
-        check_settings(config.get("cluster", {}))
+        check_settings(config.get("cluster", {}), len(config["models"]))
     except ValueError as err:
         raise ConfigError(str(err)) from None
 

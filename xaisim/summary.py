@@ -40,6 +40,16 @@ def _groups(clusters: pd.DataFrame, column: str) -> str:
     )
 
 
+def _resolutions(clusters: dict[tuple[str, str, str], tuple[pd.DataFrame, dict[str, Any]]]) -> str:
+    values = sorted({info["resolution"] for _, info in clusters.values() if "resolution" in info})
+    return ", ".join(f"{v:g}" for v in values) or "n/a"
+
+
+def _floors(clusters: dict[tuple[str, str, str], tuple[pd.DataFrame, dict[str, Any]]]) -> str:
+    values = sorted({info["community_p_floor"] for _, info in clusters.values() if "community_p_floor" in info})
+    return ", ".join(f"{v:.3g}" for v in values) or "n/a"
+
+
 def _mantel(mantel: pd.DataFrame) -> pd.DataFrame:
     """Per explanation distance matrix: Pearson r and p against each reference matrix."""
     from xaisim.statistics.mantel import REFERENCES
@@ -89,16 +99,25 @@ def summary_text(
     rows = []
     for (method, metric, variant), (table, info) in clusters.items():
         if "skipped" in info:
-            rows.append({"method": method, "metric": metric, "images": variant, "dendrogram clusters": info["skipped"],
-                         "Louvain communities": "–", "cophenetic r": "–", "resolution": "–", "modularity": "–"})
+            rows.append({"method": method, "metric": metric, "images": variant, "dendrogram cut": info["skipped"],
+                         "communities": "–", "cophenetic r": "–", "modularity": "–", "null p": "–"})
             continue
+        alone = info["cut_singletons"]
+        cut = f"k={info['k']} ({info['linkage']}): {_groups(table, 'cluster')}"
         rows.append({
             "method": method, "metric": metric, "images": variant,
-            "dendrogram clusters": f"k={info['k']} ({info['linkage']}): {_groups(table, 'cluster')}",
-            "Louvain communities": _groups(table, "community"),
-            "cophenetic r": info["cophenetic"], "resolution": info["resolution"], "modularity": _rounded(info["modularity"]),
+            "dendrogram cut": cut + (f" — sets apart {', '.join(alone)} alone" if alone else ""),
+            "communities": _groups(table, "community") if info["community_structure"] else "no community structure",
+            "cophenetic r": info["cophenetic"], "modularity": _rounded(info["modularity"]), "null p": info["community_p"],
         })
-    parts += ["## Clusters per method and metric", "", _table(pd.DataFrame(rows)), ""]
+    found = sum(info.get("community_structure", False) for _, info in clusters.values())
+    parts += ["## Clusters per method and metric", "",
+              f"Communities of the kNN similarity graph at resolution {_resolutions(clusters)}, against a null of "
+              f"permuted distances (Monte Carlo p, smallest attainable {_floors(clusters)}): "
+              f"{found} of {len(clusters)} matrices have community structure"
+              + ("." if found else "; no matrix shows community structure beyond chance."),
+              "A dendrogram cut always splits the models; a cut that sets single models apart says only that "
+              "they are outliers.", "", _table(pd.DataFrame(rows)), ""]
     parts += _statistics(mantel, separation, floor)
     unsupported = outcomes[outcomes["outcome"] != "explained"]
     parts += ["## Explanation outcomes", ""]

@@ -14,7 +14,7 @@ from scipy.cluster import hierarchy
 from sklearn.decomposition import PCA
 from sklearn.manifold import ClassicalMDS
 
-from xaisim.cluster import LINKAGES, check_distance, cut_height, linkage, similarity_graph
+from xaisim.cluster import LINKAGES, check_distance, cut_height, linkage
 from xaisim.plots import save
 from xaisim.plots.palette import (
     community_colours,
@@ -65,14 +65,18 @@ def linkage_comparison(
 
 
 def community_graph(
-    distance: pd.DataFrame, communities: dict[str, int], families: dict[str, str], title: str, seed: int,
-    path: str | Path, formats: Iterable[str] = ("png",),
+    distance: pd.DataFrame, weights: np.ndarray, communities: dict[str, int] | None, families: dict[str, str],
+    title: str, seed: int, path: str | Path, formats: Iterable[str] = ("png",),
 ) -> None:
-    """Similarity graph: node colour = Louvain community, marker and outline = family, edge width ∝ 1 - distance."""
-    graph = similarity_graph(distance)
+    """The community graph (``weights``, e.g. kNN): node colour = community (grey without community
+    structure), marker and outline = family, edge width ∝ weight (1 - distance)."""
+    names = list(distance.index)
+    graph = nx.relabel_nodes(nx.from_numpy_array(weights), dict(enumerate(names)))
+    if communities is None:
+        communities = {n: 0 for n in names}
     pos = nx.spring_layout(graph, weight="weight", seed=seed)
     ids = sorted(set(communities.values()))
-    colours = community_colours(len(ids))
+    colours = community_colours(len(ids)) if len(ids) > 1 else ["#bbbbbb"]
     fig, ax = plt.subplots(figsize=(7, 6))
     weights = np.array([graph.edges[e]["weight"] for e in graph.edges])
     if len(weights):
@@ -92,10 +96,10 @@ def community_graph(
     ax.set_ylim(xy[:, 1].min() - 0.35, xy[:, 1].max() + 0.25)
     from matplotlib.patches import Patch
 
-    community_handles = [Patch(color=colours[i], label=f"community {c}") for i, c in enumerate(ids)]
+    community_handles = [Patch(color=colours[i], label=f"community {c}") for i, c in enumerate(ids) if len(ids) > 1]
     ax.legend(handles=community_handles + family_legend_handles([families[n] for n in graph.nodes]),
               loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    ax.set_title(f"{title}\n{len(ids)} Louvain communit{'y' if len(ids) == 1 else 'ies'}; edge width ∝ 1 - distance")
+    ax.set_title(f"{title}\nedge width ∝ 1 - distance")
     ax.axis("off")
     save(fig, path, formats)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from xaisim import plots
-from xaisim.cluster import cluster
+from xaisim.cluster import adjacency, cluster
 from xaisim.index import open_rgb
 from xaisim.io import ArrayFile, read_matrix, write_csv, write_json
 from xaisim.plots import accuracy as accuracy_plots
@@ -56,18 +57,23 @@ def cluster_figures(
     write_csv(table, out["clusters"], index=False)
     write_json(summary, out["summary"])
     labels = list(distance.index)
-    k = settings["k"]
+    k = summary["k"]
     clusters.dendrogram(z, labels, families, k,
-                        f"{title}: {settings['linkage']} linkage, {k}-cluster cut, "
+                        f"{title}: {settings['linkage']} linkage, {k}-cluster cut "
+                        f"(sizes {'+'.join(map(str, summary['cut_sizes']))}{_alone(summary['cut_singletons'])}), "
                         f"cophenetic r = {_number(summary['cophenetic'])}", out["dendrogram"], formats)
     clusters.linkage_comparison(distance, families, k, f"{title}: linkage methods compared", out["linkages"], formats)
+    found = dict(zip(table.model, table.community)) if summary["community_structure"] else None
     clusters.community_graph(
-        distance, dict(zip(table.model, table.community)), families,
-        f"{title}: resolution {summary['resolution']:g}, modularity {_number(summary['modularity'])}",
+        distance, adjacency(distance, settings), found, families, f"{title}\n" + textwrap.fill(summary["community_outcome"], 80),
         settings["seed"], out["louvain"], formats,
     )
     clusters.clustered_heatmap(distance, z, families, f"{title}: distance", out["heatmap"], formats=formats)
     clusters.embeddings(mean, distance, families, models, title, out["embedding"], formats)
+
+
+def _alone(models: list[str]) -> str:
+    return f"; sets apart {', '.join(models)} alone" if models else ""
 
 
 def _number(x: float | None) -> str:

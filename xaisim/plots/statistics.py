@@ -110,8 +110,8 @@ def image_count_boxplots(
 
 def stability_boxplots(table: pd.DataFrame, title: str, path: str | Path, formats: Iterable[str] = ("png",)) -> None:
     """Adjusted Rand index of bootstrap clusterings to the full-data ones, per clustering."""
-    long = table.melt(value_vars=["ari_dendrogram", "ari_louvain"], var_name="clustering", value_name="ARI")
-    long["clustering"] = long["clustering"].map({"ari_dendrogram": "dendrogram k-cut", "ari_louvain": "Louvain"})
+    long = table.melt(value_vars=["ari_dendrogram", "ari_communities"], var_name="clustering", value_name="ARI")
+    long["clustering"] = long["clustering"].map({"ari_dendrogram": "dendrogram k-cut", "ari_communities": "communities"})
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     sns.boxplot(long, x="clustering", y="ARI", hue="clustering", ax=ax, palette="Set2", legend=False)
     sns.stripplot(long, x="clustering", y="ARI", ax=ax, color="black", size=3, alpha=0.5)

@@ -28,15 +28,13 @@ def resampling(
     image_counts: list[int], repetitions: int, bootstrap: int, seed: int,
 ) -> None:
     """Per method/metric: subsample distances per image count, bootstrap clusterings' ARI."""
-    c = cluster
     sums, cells, stability = [], [], []
     for key, path in zip(matrices, inputs["per_image"]):
         method, metric = key.split("/")
         f = ArrayFile(path)
         sims, models = f.read("similarity"), f.meta["models"]
         s, v = image_count_influence(sims, models, image_counts, repetitions, seed)
-        b = cluster_stability(sims, models, n_boot=bootstrap, k=c["k"], linkage=c["linkage"], resolution=c["resolution"],
-                              resolution_grid=c["resolution_grid"], cluster_seed=c["seed"], seed=seed)
+        b = cluster_stability(sims, models, n_boot=bootstrap, settings=cluster, seed=seed)
         for table, found in ((s, sums), (v, cells), (b, stability)):
             found.append(table.assign(method=method, metric=metric)[["method", "metric", *table.columns]])
     write_csv(pd.concat(sums, ignore_index=True), tables["image_count"], index=False, float_format="%.8g")
