@@ -49,8 +49,10 @@ def test_family_separation_finds_planted_families_and_not_shuffled_ones():
     d = distance(_sims())
     planted = family_separation(d, families, n_perm=999, seed=0)
     assert planted["statistic"] > 0.3 and planted["between"] > planted["within"]
-    # 6 models: 2 of the 20 equally likely labellings (either family on either group) split as planted
-    assert planted["p"] == pytest.approx(2 / 20, abs=0.025)
+    # 6 models: 2 of the 20 distinct labellings (either family on either group) split as planted,
+    # and the test enumerates them all: p is exactly its floor, 0.1, whatever the data
+    assert planted["p_exact"] and planted["relabellings"] == 20
+    assert planted["p"] == pytest.approx(2 / 20) and planted["p_floor"] == pytest.approx(2 / 20)
     shuffled = family_separation(d, ["cnn", "transformer"] * 3, n_perm=999, seed=0)
     assert shuffled["statistic"] < 0 and shuffled["p"] > 0.2
 
@@ -59,8 +61,10 @@ def test_family_separation_with_more_models_reaches_small_p_and_is_seeded():
     groups = (0,) * 6 + (1,) * 6
     d = distance(_sims(groups=groups, seed=1))
     families = ["cnn" if g == 0 else "transformer" for g in groups]
-    result = family_separation(d, families, n_perm=999, seed=4)
-    assert result["p"] < 0.01 and result == family_separation(d, families, n_perm=999, seed=4)
+    result = family_separation(d, families, n_perm=999, seed=4)  # 924 labellings: exact
+    assert result["p_exact"] and result["p"] == pytest.approx(2 / 924) and result == family_separation(d, families, n_perm=999, seed=4)
+    sampled = family_separation(d, families, n_perm=199, seed=4)
+    assert not sampled["p_exact"] and sampled["p_floor"] == pytest.approx(1 / 200) and sampled["p"] < 0.01
     rng = np.random.default_rng(0)
     ps = [family_separation(distance(_sims(groups=tuple(rng.permutation(groups)), seed=s)), families,
                             n_perm=199, seed=s)["p"] for s in range(10)]

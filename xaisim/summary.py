@@ -50,31 +50,68 @@ def _floors(clusters: dict[tuple[str, str, str], tuple[pd.DataFrame, dict[str, A
     return ", ".join(f"{v:.3g}" for v in values) or "n/a"
 
 
+def _p(row: Any) -> str:
+    """``p = 0.0139 (exact)`` or ``p = 0.001 (of 999 draws)``, and its q-value where it has one."""
+    how = "exact" if row.p_exact else f"of {row.relabellings} draws"
+    q = f", q = {row.q:.3g}{' *' if row.q < 0.05 else ''}" if row.q == row.q else ""
+    return f"p = {row.p:.3g} ({how}){q}"
+
+
 def _mantel(mantel: pd.DataFrame) -> pd.DataFrame:
-    """Per explanation distance matrix: Pearson r and p against each reference matrix."""
+    """Per explanation distance matrix: Pearson r, p and q against each reference matrix."""
     from xaisim.statistics.mantel import REFERENCES
 
     rows = mantel[(mantel["method"] == "pearson") & mantel["a"].isin(REFERENCES) & mantel["b"].str.endswith("/distance")]
     table = {}
     for r in rows.itertuples():
         method, metric, variant, _ = r.b.split("/")
-        cell = "n/a" if pd.isna(r.r) else f"{r.r:.2f} (p = {r.p:.3g})"
+        cell = "n/a" if pd.isna(r.r) else f"{r.r:.2f} ({_p(r)})"
         table.setdefault((method, metric, variant), {})[f"vs {r.a.replace('_', ' ')}"] = cell
     return pd.DataFrame([{"method": m, "metric": k, "images": v, **cells} for (m, k, v), cells in table.items()])
 
 
+def _mantel_count(mantel: pd.DataFrame) -> str:
+    tested = mantel[mantel["p"].notna()]
+    kept = tested[tested["q"] < 0.05]
+    floors = sorted(set(tested["p_floor"].round(6)))
+    return (f"{len(tested)} Mantel tests were run (in {tested['family'].nunique()} families, Benjamini-Hochberg "
+            f"within each); {len(kept)} have q < 0.05 (marked *), {int((tested['p'] < 0.05).sum())} have p < 0.05. "
+            f"Smallest attainable p: {', '.join(f'{f:.3g}' for f in floors) or 'n/a'}.")
+
+
+def _separation(sep: pd.DataFrame) -> str:
+    """What the family tests can and do say, in words."""
+    tested = sep[sep["p"].notna()]
+    if tested.empty:
+        return "No family test could be run (one family, or no family with two models)."
+    floor = tested["p_floor"].min()
+    if floor >= 0.05:
+        return (f"Cannot reject: with these families the smallest attainable p is {floor:.3g} "
+                f"({int(tested['relabellings'].max())} distinct labellings), so no test can reach 0.05 whatever the "
+                "data; add models to each family.")
+    kept = int((tested["q"] < 0.05).sum())
+    return (f"{len(tested)} family tests (one family of tests, Benjamini-Hochberg): {kept} have q < 0.05"
+            + (" — families explain differently there." if kept else "; families cannot be told apart by their explanations."))
+
+
 def _statistics(mantel: pd.DataFrame, separation: pd.DataFrame, floor: pd.DataFrame) -> list[str]:
     parts = ["## Mantel tests: do models that predict, err and represent alike explain alike?", "",
-             "Pearson r of the explanation distance with each reference matrix and its permutation p (all pairs "
-             "of matrices, Spearman too: `statistics/mantel.csv`). Negative r: alike models explain alike.", ""]
+             "Pearson r of the explanation distance with each reference matrix, its permutation p (exact when every "
+             "model order was enumerated) and its q-value (all pairs of matrices, Spearman too: "
+             "`statistics/mantel.csv`). Negative r: alike models explain alike.", ""]
     table = _mantel(mantel)
     parts += [_table(table) if len(table) else "No Mantel test (no explanation matrix).", ""]
+    if len(mantel):
+        parts += [_mantel_count(mantel), ""]
     parts += ["## Family separation", "",
               "Between- minus within-family mean distance and its one-sided permutation p (small p: families "
               "explain differently).", ""]
-    sep = separation.rename(columns={"variant": "images", "statistic": "between - within", "n_models": "models"})
-    parts += [_table(sep[["method", "metric", "images", "within", "between", "between - within", "p", "models",
-                          "families"]]) if len(sep) else "No distance matrix.", ""]
+    sep = separation.rename(columns={"variant": "images", "statistic": "between - within", "n_models": "models",
+                                     "p_floor": "smallest p"})
+    parts += [_table(sep[["method", "metric", "images", "within", "between", "between - within", "p", "smallest p", "q",
+                          "models", "families"]]) if len(sep) else "No distance matrix.", ""]
+    if len(sep):
+        parts += [_separation(separation), ""]
     parts += ["## Noise floor (replicate distance)", ""]
     if floor.empty:
         parts.append("Not measured: no model entry has `seeds: [...]` (replicates trained with different seeds).")

@@ -1,15 +1,18 @@
 """Mantel tests: are two model x model matrices correlated beyond chance?
 
 The statistic is the Pearson (or Spearman: Pearson of ranks) correlation of the off-diagonal upper
-triangles. Its null distribution permutes the models of one matrix (rows and columns together)
-with seeded permutations; p = (1 + #{|r_perm| >= |r|}) / (1 + n_perm) (two-sided). With M models
-there are only M! distinct permutations: with fewer than 3 models r is undefined (NaN, warning),
-and p cannot go below 1/M!.
+triangles. Its null permutes the models of one matrix (rows and columns together), two-sided
+(|r|): every one of the M! orders when M! <= ``n_perm`` (an exact p), else ``n_perm`` distinct
+seeded orders (:mod:`.permutation`); each row states whether p is exact and its smallest attainable
+value. Families of tests get Benjamini-Hochberg q-values: the tests against one reference matrix,
+the tests between references, and the tests between explanations, each per correlation method.
+With fewer than 3 models r is undefined (NaN, warning).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -18,8 +21,10 @@ from scipy.stats import rankdata
 
 from xaisim.io import read_matrix, write_csv
 from xaisim.statistics import STATISTICS, undefined
+from xaisim.statistics.permutation import model_orders, q_values
 
 METHODS = ("pearson", "spearman")
+COLUMNS = ["a", "b", "method", "r", "p", "p_exact", "p_floor", "family", "q", "relabellings", "n_models"]
 # model-level matrices every explanation matrix is tested against: same-class counts on the explained
 # images (the thesis' agreement), error consistency and CKA (the statistics stage's agreement job)
 REFERENCES = ("agreement", "error_consistency", "cka")
@@ -31,8 +36,9 @@ def _standardise(v: np.ndarray) -> np.ndarray:
 
 
 def mantel(a: np.ndarray, b: np.ndarray, *, method: str = "pearson", n_perm: int = 999, seed: int = 0,
-           what: str = "Mantel test") -> tuple[float, float]:
-    """Correlation r of the upper triangles of two square matrices and its permutation p-value."""
+           what: str = "Mantel test") -> tuple[float, float, float, bool]:
+    """Correlation r of the upper triangles of two square matrices, its permutation p-value, the
+    smallest p the test can give and whether p is exact (every order enumerated)."""
     if method not in METHODS:
         raise ValueError(f"unknown Mantel method {method!r}; known: {', '.join(METHODS)}")
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -40,14 +46,15 @@ def mantel(a: np.ndarray, b: np.ndarray, *, method: str = "pearson", n_perm: int
         raise ValueError(f"{what}: needs two square matrices of the same size, got {a.shape} and {b.shape}")
     a, b = (a + a.T) / 2, (b + b.T) / 2
     m = len(a)
+    nan = float("nan")
     if m < 3:
-        return undefined(what, f"{m} models give fewer than 3 pairs"), float("nan")
+        return undefined(what, f"{m} models give fewer than 3 pairs"), nan, nan, False
     i, j = np.triu_indices(m, 1)
     va, vb = a[i, j], b[i, j]
     if not (np.isfinite(va).all() and np.isfinite(vb).all()):
-        return undefined(what, "a matrix has NaN or infinite entries"), float("nan")
+        return undefined(what, "a matrix has NaN or infinite entries"), nan, nan, False
     if np.ptp(va) == 0 or np.ptp(vb) == 0:
-        return undefined(what, "a matrix is constant off the diagonal"), float("nan")
+        return undefined(what, "a matrix is constant off the diagonal"), nan, nan, False
     if method == "spearman":
         # ranks of the whole symmetric matrix's pairs: permuting models permutes pairs, so ranks follow
         a = np.zeros_like(a)
@@ -55,10 +62,21 @@ def mantel(a: np.ndarray, b: np.ndarray, *, method: str = "pearson", n_perm: int
         va, vb = a[i, j], rankdata(vb)
     zb = _standardise(vb)
     r = float(_standardise(va) @ zb)
-    perms = np.argsort(np.random.default_rng(seed).random((n_perm, m)), axis=1)
+    orders = model_orders(m, n_perm, seed)
+    perms = orders.relabellings
     null = _standardise(a[perms[:, i], perms[:, j]]) @ zb
-    p = (1 + np.count_nonzero(np.abs(null) >= abs(r) - 1e-12)) / (1 + n_perm)
-    return r, float(p)
+    p, floor = orders.p_value(abs(r), np.abs(null))
+    return r, p, floor, orders.exact
+
+
+def test_family(a: str, b: str, method: str, references: Sequence[str]) -> str:
+    """The family a test's q-value is computed in: its reference matrix, the references among
+    themselves, or the explanations among themselves; per correlation method."""
+    if a in references and b in references:
+        return f"references/{method}"
+    if a in references:
+        return f"{a}/{method}"
+    return f"explanations/{method}"
 
 
 def pairs_to_test(references: Sequence[str], explanations: Sequence[tuple[str, str, str]]) -> list[tuple[str, str]]:
@@ -80,16 +98,25 @@ def pairs_to_test(references: Sequence[str], explanations: Sequence[tuple[str, s
 
 
 def mantel_table(matrices: Mapping[str, pd.DataFrame], pairs: Sequence[tuple[str, str]], *, n_perm: int, seed: int) -> pd.DataFrame:
-    """One row per pair and method: a, b, method, r, p, n_perm, n_models (on the models both name)."""
+    """One row per pair and method: a, b, method, r, p, whether p is exact, its floor, the test's
+    family and its BH q-value in that family, the relabellings used, n_models (the models both name)."""
     rows = []
     for a, b in pairs:
         models = [m for m in matrices[a].index if m in matrices[b].index]
         ma = matrices[a].loc[models, models].to_numpy(dtype=float)
         mb = matrices[b].loc[models, models].to_numpy(dtype=float)
         for method in METHODS:
-            r, p = mantel(ma, mb, method=method, n_perm=n_perm, seed=seed, what=f"Mantel {method} of {a} and {b}")
-            rows.append({"a": a, "b": b, "method": method, "r": r, "p": p, "n_perm": n_perm, "n_models": len(models)})
-    return pd.DataFrame(rows, columns=["a", "b", "method", "r", "p", "n_perm", "n_models"])
+            r, p, floor, exact = mantel(ma, mb, method=method, n_perm=n_perm, seed=seed,
+                                        what=f"Mantel {method} of {a} and {b}")
+            relabellings = math.factorial(len(models)) if exact else n_perm
+            rows.append({"a": a, "b": b, "method": method, "r": r, "p": p, "p_exact": exact, "p_floor": floor,
+                         "family": test_family(a, b, method, REFERENCES), "relabellings": relabellings,
+                         "n_models": len(models)})
+    table = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "q"])
+    table["q"] = np.nan
+    for _, rows_of in table.groupby("family").groups.items():
+        table.loc[rows_of, "q"] = q_values(table.loc[rows_of, "p"].to_numpy())
+    return table[COLUMNS]
 
 
 @STATISTICS.register(
