@@ -62,7 +62,7 @@ def _knobs():
 
 
 def _write_out_defaults(c):
-    c.update(amp=False, seed=0, cluster={"linkage": "average", "resolution": 1.0, "k": 2})
+    c.update(amp=False, seed=0, cluster={"linkage": "average", "resolution": 1.0, "k": "auto", "graph": "knn"})
     c["data"].update(val_fraction=0.2)
     c["models"][0].update(pretrained=False, methods={})
     c["methods"][0]["params"] = {"layer": "auto"}

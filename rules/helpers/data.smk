@@ -37,7 +37,9 @@ def data_params():
         params["seed"] = config["seed"]
     if DATA["source"] == "imagefolder":
         params["content"] = folder_digest(
-            DATA["path"], P.IMAGE_EXTENSIONS, Path(".snakemake") / "xaisim" / "digests.json"
+            DATA["path"],
+            P.IMAGE_EXTENSIONS,
+            Path(".snakemake") / "xaisim" / "digests.json",
         )
     if DATA["source"] == "url":
         params["archive"] = archive_key()

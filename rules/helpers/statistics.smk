@@ -150,7 +150,9 @@ def statistic_code(name):
 
 def statistic_resources(name):
     d = STATISTICS[name]
-    knobs = {}  # a torch statistic's device and evaluation budget (performance knobs, not params)
+    knobs = (
+        {}
+    )  # a torch statistic's device and evaluation budget (performance knobs, not params)
     if d["torch"]:
         knobs = {
             "device": config["device"],
