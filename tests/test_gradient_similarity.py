@@ -129,7 +129,7 @@ def test_every_per_sample_gradient_path_equals_the_loop(nets, monkeypatch, arch,
     assert torch.allclose(logits, model(x), atol=1e-5)
     assert all(p.grad is None for p in model.parameters()) and all(p.requires_grad for p in model.parameters())
     if way == "ghost":
-        blocks, _ = gradients.gradient_blocks(model, names, x, y, how)
+        blocks, _, _ = gradients.gradient_blocks(model, names, x, y, how)
         factors = [g for _, g in blocks if isinstance(g, gradients.Factors)]
         assert len(factors) == len(how.ghost)
         for f in factors:
