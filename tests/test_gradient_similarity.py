@@ -10,6 +10,7 @@ import timm
 import torch
 import torch.nn.functional as F
 import yaml
+from PIL import Image
 
 from xaisim import models
 from xaisim.config import ConfigError, check
@@ -416,15 +417,22 @@ def test_images_beyond_float64_are_saturated_left_out_and_counted(tmp_path, capl
     assert out.meta["saturated"] == 2 and out.meta["saturated_references"] == 1
     assert "2 of 5 explained images are saturated" in caplog.text and "1 of 9 reference images" in caplog.text
     assert out.arrays["saturated"].tolist() == [False, True, False, True, False]
-    assert (out.scores[[1, 3]] == 0).all() and (out.scores[:, 1] == 0).all()
+    assert (out.scores[[1, 3]] == 0).all() and (out.scores[:, 1] == 0).all() and (out.arrays["order"][:, -1] == 1).all()
     kept = [0, 2, 4], [0, 2, 3, 4, 5, 6, 7, 8]
     gx, gr = float64_loop(model, x[kept[0]], y[kept[0]]), float64_loop(model, x[5:][kept[1]], y[5:][kept[1]])
     assert (out.scores[kept[0]][:, kept[1]] - cosine(gx, gr)).abs().max() < 1e-4
     path = tmp_path / "gs.safetensors"
-    save_arrays(path, {"maps": out.scores.numpy()[:, None], **out.arrays},
-                {"method": "gs", "params": {"kernel": "grad_cos"}, "image_ids": list("abcde"), **out.meta})
+    save_arrays(path, {"maps": out.scores.numpy()[:, None], "reference_labels": y[5:].numpy(), **out.arrays},
+                {"method": "gs", "params": {"kernel": "grad_cos"}, "image_ids": list("abcde"), "reference_ids": ids,
+                 **out.meta})
     preds = pd.DataFrame({"image_id": list("abcde"), "pred": y[:5].numpy(), "label": y[:5].numpy()})
     table = identical_class({"m": ArrayFile(path)}, {"m": preds})
     top1 = out.arrays["reference_targets"][out.arrays["order"][kept[0], 0]]
     assert table.loc[0, ["images", "saturated"]].tolist() == [3, 2]
     assert table.loc[0, "identical_pred"] == pytest.approx((top1 == y[kept[0]].numpy()).mean())
+    examples.class_scores({"m": ArrayFile(path)}, {"m": preds}, "t", tmp_path / "cls.png")  # saturated rows left out
+    images = pd.Series({name: str(tmp_path / f"{name}.png") for name in ids + list("abcde")})
+    for image in images:
+        Image.new("RGB", (4, 4)).save(image)
+    examples.top_similar({"m": ArrayFile(path)}, {"m": preds}, images, 5, "t", tmp_path / "top.png")  # "saturated" panels
+    assert (tmp_path / "cls.png").stat().st_size > 1000 and (tmp_path / "top.png").stat().st_size > 1000

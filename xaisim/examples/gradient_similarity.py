@@ -3,7 +3,7 @@ explained image's (alibi's GradientSimilarity; Charpiat et al. 2019, Hanawa et a
 
 The scores (:mod:`xaisim.examples.similarity`) of each explained image against a seeded, stratified
 reference set of the train split, with their rankings (``order``: reference indices by decreasing
-score, non-finite scores last; ``top``/``bottom``: the ``top_k`` most and least similar), the
+score, non-finite scores and saturated reference images last; ``top``/``bottom``: the ``top_k`` most and least similar), the
 reference images' targets and predictions, the squared gradient norms and what made the scores
 (kernel, parameter subset and count, memory passes, the projection's measured error).
 
@@ -11,7 +11,7 @@ Saturated images (a softmax so confident that the loss gradient underflows even 
 :data:`~xaisim.examples.gradients.SATURATED`) have no gradient to compare: an explained one's
 scores are stored as 0 (so the similarity stage's zero-map policy leaves it out for this model) and
 flagged in ``saturated`` (N,), counted in the metadata ``saturated``; reference ones are counted in
-``saturated_references`` (their scores are 0). Both are warned about.
+``saturated_references`` (their scores are 0; they rank last). Both are warned about.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def gradient_similarity(
     )
     scores, preds = result.scores.numpy(), result.reference_preds.numpy()
     arrays = {
-        **rankings(np.where(np.isfinite(scores), scores, -np.inf), top_k),
+        **rankings(np.where(np.isfinite(scores) & ~result.reference_saturated.numpy(), scores, -np.inf), top_k),
         "reference_preds": preds,
         "reference_targets": ref["label"].to_numpy(np.int64) if pool.label_targets else preds,
         "explained_sq_norms": result.explained_sq_norms.numpy(),
