@@ -1,6 +1,8 @@
 """Gradient similarity (alibi's kernels) against a plain per-sample zero_grad/backward loop, its
 memory policy, projection, reference set, config checks and the stage's file."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ import timm
 import torch
 import torch.nn.functional as F
 import yaml
+from PIL import Image
 
 from xaisim import models
 from xaisim.config import ConfigError, check
@@ -129,7 +132,7 @@ def test_every_per_sample_gradient_path_equals_the_loop(nets, monkeypatch, arch,
     assert torch.allclose(logits, model(x), atol=1e-5)
     assert all(p.grad is None for p in model.parameters()) and all(p.requires_grad for p in model.parameters())
     if way == "ghost":
-        blocks, _ = gradients.gradient_blocks(model, names, x, y, how)
+        blocks, _, _ = gradients.gradient_blocks(model, names, x, y, how)
         factors = [g for _, g in blocks if isinstance(g, gradients.Factors)]
         assert len(factors) == len(how.ghost)
         for f in factors:
@@ -347,3 +350,89 @@ def test_sklearn_model_is_recorded_as_not_supported(stage, tmp_path):
     assert f.read("maps").shape == (0, 1, 1) and "gradient_similarity needs gradients" in f.meta["unsupported"]
     table = identical_class({"svc": f}, {})
     assert table.loc[0, "unsupported"] and np.isnan(table.loc[0, "identical_pred"])
+
+
+def confident(scale: float, n: int) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """A tiny MLP whose head is multiplied by ``scale`` and ``n`` images whose logit margin lies in
+    [0.1, 0.13] before the scaling (19-25 at ``scale`` 190: float32 gives the target probability 1.0,
+    float64 still resolves 1 - p), targets their predictions."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4)).eval()
+    x = torch.randn(400, 3, 4, 4)
+    with torch.no_grad():
+        top = model(x).topk(2).values
+        x = x[((top[:, 0] - top[:, 1]) >= 0.1) & ((top[:, 0] - top[:, 1]) <= 0.13)][:n]
+        model[3].weight *= scale
+        model[3].bias *= scale
+        return model, x, model(x).argmax(1)
+
+
+def float64_loop(model, x, y):
+    """The loop's gradients of a float64 copy of the model."""
+    return loop_gradients(copy.deepcopy(model).double(), x.double(), y)
+
+
+def cosine(a, b):
+    return (a @ b.T) / (a.norm(dim=1)[:, None] * b.norm(dim=1)[None, :])
+
+
+@pytest.mark.parametrize("way", ["layers", "vmap"])
+def test_an_over_confident_model_scores_as_in_float64(monkeypatch, way):
+    """alibi's float32 loop collapses grad_cos to ~0 (1 - p rounds to 0, the absolute eps dominates);
+    the scores equal the float64 loop's cosines."""
+    model, x, y = confident(190.0, 14)
+    assert len(x) == 14 and (torch.softmax(model(x), 1).max(1).values == 1.0).all()
+    if way == "vmap":
+        monkeypatch.setattr(gradients, "plan", lambda m, names, *a, **k: gradients.Plan({}, set(), list(names), 0))
+    collapsed = alibi_kernel("grad_cos", loop_gradients(model, x[:5], y[:5]), loop_gradients(model, x[5:], y[5:]))
+    assert collapsed.abs().max() < 1e-3
+    got = gradient_similarity_scores(model, x[:5], y[:5], batches(x[5:], y[5:]), 9, kernel="grad_cos")
+    gx, gr = float64_loop(model, x[:5], y[:5]), float64_loop(model, x[5:], y[5:])
+    expected = cosine(gx, gr)
+    assert (got.scores - expected).abs().max() < 1e-6 and expected.abs().max() > 0.1
+    assert torch.equal(got.scores.argsort(1), expected.argsort(1))  # the same rankings
+    assert not got.explained_saturated.any() and not got.reference_saturated.any()
+    for kernel in ("grad_dot", "grad_asym_dot"):  # the float64 scales: as the float64 loop's
+        scaled = gradient_similarity_scores(model, x[:5], y[:5], batches(x[5:], y[5:]), 9, kernel=kernel).scores
+        want = gx @ gr.T if kernel == "grad_dot" else (gx @ gr.T) / gr.square().sum(1)
+        assert (scaled - want).abs().max() <= 1e-4 * want.abs().max()
+
+
+def test_images_beyond_float64_are_saturated_left_out_and_counted(tmp_path, caplog):
+    """Inputs x 1e5: logit margins above 708, no gradient in float64: zero rows and columns, the
+    metadata counts, a warning, identical_class leaves them out."""
+    from xaisim.examples import ReferencePool
+    from xaisim.examples.gradient_similarity import gradient_similarity
+    from xaisim.io import save_arrays
+
+    model, x, y = confident(1.0, 14)
+    x[[1, 3, 6]] *= 1e5  # explained 1 and 3, reference 1
+    with torch.no_grad():
+        y = model(x).argmax(1)
+        assert (model(x[[1, 3, 6]]).double().topk(2).values.diff(dim=1) < -745).all()
+    ids = [f"r{i}" for i in range(9)]
+    pool = ReferencePool(pd.DataFrame({"image_id": ids, "label": y[5:].numpy()}), lambda ref: [(x[5:], y[5:])], seed=0)
+    with caplog.at_level("WARNING"):
+        out = gradient_similarity(model, x[:5], y[:5], pool, reference_images=9, top_k=2)
+    assert out.meta["saturated"] == 2 and out.meta["saturated_references"] == 1
+    assert "2 of 5 explained images are saturated" in caplog.text and "1 of 9 reference images" in caplog.text
+    assert out.arrays["saturated"].tolist() == [False, True, False, True, False]
+    assert (out.scores[[1, 3]] == 0).all() and (out.scores[:, 1] == 0).all() and (out.arrays["order"][:, -1] == 1).all()
+    kept = [0, 2, 4], [0, 2, 3, 4, 5, 6, 7, 8]
+    gx, gr = float64_loop(model, x[kept[0]], y[kept[0]]), float64_loop(model, x[5:][kept[1]], y[5:][kept[1]])
+    assert (out.scores[kept[0]][:, kept[1]] - cosine(gx, gr)).abs().max() < 1e-4
+    path = tmp_path / "gs.safetensors"
+    save_arrays(path, {"maps": out.scores.numpy()[:, None], "reference_labels": y[5:].numpy(), **out.arrays},
+                {"method": "gs", "params": {"kernel": "grad_cos"}, "image_ids": list("abcde"), "reference_ids": ids,
+                 **out.meta})
+    preds = pd.DataFrame({"image_id": list("abcde"), "pred": y[:5].numpy(), "label": y[:5].numpy()})
+    table = identical_class({"m": ArrayFile(path)}, {"m": preds})
+    top1 = out.arrays["reference_targets"][out.arrays["order"][kept[0], 0]]
+    assert table.loc[0, ["images", "saturated"]].tolist() == [3, 2]
+    assert table.loc[0, "identical_pred"] == pytest.approx((top1 == y[kept[0]].numpy()).mean())
+    examples.class_scores({"m": ArrayFile(path)}, {"m": preds}, "t", tmp_path / "cls.png")  # saturated rows left out
+    images = pd.Series({name: str(tmp_path / f"{name}.png") for name in ids + list("abcde")})
+    for image in images:
+        Image.new("RGB", (4, 4)).save(image)
+    examples.top_similar({"m": ArrayFile(path)}, {"m": preds}, images, 5, "t", tmp_path / "top.png")  # "saturated" panels
+    assert (tmp_path / "cls.png").stat().st_size > 1000 and (tmp_path / "top.png").stat().st_size > 1000

@@ -21,14 +21,15 @@ def _two_families(per_family: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(d, names, names)
 
 
-def _page(d: pd.DataFrame) -> str:
+def _page(d: pd.DataFrame, saturated: object = "") -> str:
     families = {n: "cnn" if n.startswith("c") else "transformer" for n in d.index}
     key = ("gc", "cos", "all")
     matrices = {ref: 1 - d for ref in REFERENCES} | {"gc/cos/all/mean": 1 - d, "gc/cos/all/distance": d}
     table, info, _ = cluster(d, cluster_settings(null_draws=99))
     accuracy = pd.DataFrame({"model": d.index, "family": [families[n] for n in d.index], "val_accuracy": 0.9,
                              "val_accuracy_centre_crop": 0.9})
-    outcomes = pd.DataFrame({"method": "gc", "model": d.index, "outcome": "explained", "reason": "", "zero_maps": 0})
+    outcomes = pd.DataFrame({"method": "gc", "model": d.index, "outcome": "explained", "reason": "",
+                             "zero_maps": 0 if saturated == "" else saturated, "saturated": saturated})
     return summary_text(accuracy, {key: (table, info)}, outcomes,
                         mantel_table(matrices, pairs_to_test(REFERENCES, [key]), n_perm=999, seed=0),
                         separation_table({key: d}, families, n_perm=999, seed=0), noise_floor_table({key: d}, {}))
@@ -55,3 +56,12 @@ def test_near_equal_distances_say_no_community_structure():
     names = ["c0", "c1", "c2", "t0", "t1", "t2"]
     page = _page(pd.DataFrame(d, names, names))
     assert "| no community structure |" in page and "no matrix shows community structure beyond chance" in page
+
+
+def test_saturated_images_are_listed_only_where_there_are_some():
+    d = _two_families(3)
+    assert "Saturated" not in _page(d)
+    counts = [0, 3, 0, 0, 0, 1]
+    page = _page(d, counts)
+    assert "All-zero maps (left out of the pairs that involve them): c1/gc: 3, t2/gc: 1" in page
+    assert "Saturated images (gradient similarity" in page and "among the all-zero maps): c1/gc: 3, t2/gc: 1." in page

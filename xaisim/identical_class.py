@@ -12,16 +12,25 @@ from xaisim.io import ArrayFile
 
 def identical_class(files: dict[str, ArrayFile], predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per model (one method's files): the fraction of explained images whose most similar training
-    image has the model's predicted class (Hanawa et al. 2021) and the true class."""
+    image has the model's predicted class (Hanawa et al. 2021) and the true class, over the
+    ``images`` that are not ``saturated`` (no loss gradient: :mod:`xaisim.examples.gradient_similarity`;
+    left out)."""
     rows = []
     for model, f in files.items():
         row = {"method": f.meta["method"], "kernel": f.meta["params"]["kernel"], "model": model}
         if "unsupported" in f.meta:
-            rows.append({**row, "images": 0, "identical_pred": np.nan, "identical_label": np.nan,
+            rows.append({**row, "images": 0, "saturated": 0, "identical_pred": np.nan, "identical_label": np.nan,
                          "unsupported": f.meta["unsupported"]})
             continue
-        pred = predictions[model].set_index("image_id").loc[f.meta["image_ids"]]
-        top1 = f.read("reference_targets")[f.read("order")[:, 0]]
-        rows.append({**row, "images": len(top1), "identical_pred": float((top1 == pred["pred"].to_numpy()).mean()),
-                     "identical_label": float((top1 == pred["label"].to_numpy()).mean()), "unsupported": ""})
+        kept = ~f.read("saturated").astype(bool)
+        pred = predictions[model].set_index("image_id").loc[f.meta["image_ids"]][kept]
+        top1 = f.read("reference_targets")[f.read("order")[kept, 0]]
+        rows.append({**row, "images": len(top1), "saturated": int((~kept).sum()),
+                     "identical_pred": _fraction(top1 == pred["pred"].to_numpy()),
+                     "identical_label": _fraction(top1 == pred["label"].to_numpy()), "unsupported": ""})
     return pd.DataFrame(rows)
+
+
+def _fraction(hits: np.ndarray) -> float:
+    """The share of True, NaN if empty (every image saturated)."""
+    return float(hits.mean()) if len(hits) else np.nan

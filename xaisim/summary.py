@@ -162,10 +162,20 @@ def summary_text(
         parts.append(f"Every model was explained by every method ({len(outcomes)} model x method files).")
     else:
         parts.append(_table(unsupported[["method", "model", "reason"]]))
-    zero = outcomes[pd.to_numeric(outcomes["zero_maps"], errors="coerce").fillna(0) > 0]
+    zero = _nonzero(outcomes, "zero_maps")
     parts += ["", "All-zero maps (left out of the pairs that involve them): "
               + (", ".join(f"{r.model}/{r.method}: {r.zero_maps}" for r in zero.itertuples()) or "none."), ""]
+    saturated = _nonzero(outcomes, "saturated")
+    if not saturated.empty:
+        parts += ["Saturated images (gradient similarity: a softmax so confident that the loss gradient underflows "
+                  "float64; among the all-zero maps): "
+                  + ", ".join(f"{r.model}/{r.method}: {r.saturated}" for r in saturated.itertuples()) + ".", ""]
     return "\n".join(parts)
+
+
+def _nonzero(outcomes: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The outcome rows with a positive count in ``column`` ("" where it does not apply)."""
+    return outcomes[pd.to_numeric(outcomes[column], errors="coerce").fillna(0) > 0]
 
 
 def write_summary(

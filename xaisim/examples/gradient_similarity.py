@@ -3,13 +3,20 @@ explained image's (alibi's GradientSimilarity; Charpiat et al. 2019, Hanawa et a
 
 The scores (:mod:`xaisim.examples.similarity`) of each explained image against a seeded, stratified
 reference set of the train split, with their rankings (``order``: reference indices by decreasing
-score, non-finite scores last; ``top``/``bottom``: the ``top_k`` most and least similar), the
+score, non-finite scores and saturated reference images last; ``top``/``bottom``: the ``top_k`` most and least similar), the
 reference images' targets and predictions, the squared gradient norms and what made the scores
 (kernel, parameter subset and count, memory passes, the projection's measured error).
+
+Saturated images (a softmax so confident that the loss gradient underflows even in float64,
+:data:`~xaisim.examples.gradients.SATURATED`) have no gradient to compare: an explained one's
+scores are stored as 0 (so the similarity stage's zero-map policy leaves it out for this model) and
+flagged in ``saturated`` (N,), counted in the metadata ``saturated``; reference ones are counted in
+``saturated_references`` (their scores are 0; they rank last). Both are warned about.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Iterable
 
 import numpy as np
@@ -21,6 +28,8 @@ from torch import Tensor, nn
 from xaisim.contract import Needs
 from xaisim.examples import Examples, ReferencePool, register_example_method
 from xaisim.examples.similarity import Kernel, gradient_similarity_scores
+
+log = logging.getLogger(__name__)
 
 
 def reference_subset(rows: pd.DataFrame, n_images: int, seed: int, where: str = "reference_images") -> pd.DataFrame:
@@ -125,18 +134,28 @@ def gradient_similarity(
     )
     scores, preds = result.scores.numpy(), result.reference_preds.numpy()
     arrays = {
-        **rankings(np.where(np.isfinite(scores), scores, -np.inf), top_k),
+        **rankings(np.where(np.isfinite(scores) & ~result.reference_saturated.numpy(), scores, -np.inf), top_k),
         "reference_preds": preds,
         "reference_targets": ref["label"].to_numpy(np.int64) if pool.label_targets else preds,
         "explained_sq_norms": result.explained_sq_norms.numpy(),
         "reference_sq_norms": result.reference_sq_norms.numpy(),
+        "saturated": result.explained_saturated.numpy(),
     }
+    saturated = {"saturated": int(result.explained_saturated.sum()),
+                 "saturated_references": int(result.reference_saturated.sum())}
+    if saturated["saturated"]:
+        log.warning("%d of %d explained images are saturated (no loss gradient in float64): their scores are 0 and "
+                    "the similarity stage leaves them out (metadata saturated)", saturated["saturated"], len(scores))
+    if saturated["saturated_references"]:
+        log.warning("%d of %d reference images are saturated (no loss gradient in float64): every score against them "
+                    "is 0 (metadata saturated_references)", saturated["saturated_references"], len(preds))
     meta = {
         "reference_target": "label" if pool.label_targets else "pred",
         "kernel": kernel,
         "parameters": parameters or "all",
         "n_parameters": result.n_parameters,
         "parameter_tensors": len(result.parameters),
+        **saturated,
         **result.meta,
     }
     return Examples(result.scores, ref, arrays, meta)

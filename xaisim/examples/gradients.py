@@ -6,6 +6,16 @@ projection.
 from ``zero_grad``/``backward`` on a batch of one, in eval mode); ``gradient_blocks`` gives it one
 parameter at a time, so that a consumer (the kernels) never holds a batch's whole (B, P) gradients.
 
+The loss is never differentiated in float32. The gradient w.r.t. the logits, ``softmax(z) -
+onehot(y)``, is computed in float64 from the detached logits (:func:`logit_gradients`, the target
+entry as ``-sum_{k != y} p_k``, which does not round to 0 where ``p_y`` rounds to 1 in float32) and
+split into its norm ``s`` (float64) and its direction ``u``; the network back-propagates ``u``
+(``Jᵀu``, float32 values of order one) and the gradient is ``s Jᵀu``. A confident model's
+gradients thus neither vanish by float32 rounding nor underflow in the backward or in the float32
+products of the kernels. Where ``s`` is below :data:`SATURATED` (float64's smallest normal number:
+a logit margin of about 708 over every other class) the sample is **saturated**: its gradient is
+taken as exactly 0.
+
 :func:`plan` chooses, per model and parameter subset, how each parameter's gradients are made:
 
 - From one ordinary batched forward and backward (summed loss; in eval mode the samples do not
@@ -37,6 +47,22 @@ from torch.autograd.graph import GradientEdge, get_gradient_edge
 from torch.func import functional_call, grad, vmap
 
 ALIASES = ("@classifier", "@last_stage")
+SATURATED = torch.finfo(torch.float64).tiny  # |softmax(z) - onehot(y)| below this: saturated, gradient 0
+
+
+def logit_gradients(logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """The cross-entropy's gradient w.r.t. the logits (..., K), ``softmax(z) - onehot(y)``, in float64
+    from the detached logits, as its direction (..., K) and norm (...): the target entry is
+    ``-sum_{k != y} p_k`` (``p_y - 1`` rounds to 0 long before the other probabilities underflow).
+    Both are 0 where the norm is below :data:`SATURATED`."""
+    z = logits.detach().double()
+    target = torch.arange(z.shape[-1], device=z.device) == y[..., None]
+    p = torch.softmax(z, -1).masked_fill(target, 0)
+    g = torch.where(target, -p.sum(-1, keepdim=True), p)
+    top = g.abs().amax(-1, keepdim=True)  # |g_y|: squares of tiny entries would underflow
+    norm = top[..., 0] * torch.where(top > 0, g / top, 0).norm(dim=-1)
+    saturated = norm < SATURATED
+    return torch.where(saturated[..., None], 0, g / torch.where(saturated, 1, norm)[..., None]), norm.masked_fill(saturated, 0)
 
 
 def resolve_prefix(model: nn.Module, prefix: str) -> str:
@@ -85,10 +111,11 @@ def per_sample_gradients(model: nn.Module, names: Sequence[str], x: Tensor, y: T
     """Flattened per-sample gradients (B, P) of the cross-entropy loss w.r.t. parameters ``names``
     (in that order) and the logits (B, K), made as ``how`` says (default :func:`plan`; ghost
     layers' factors materialised). ``model`` should be in eval mode."""
-    blocks, logits = gradient_blocks(model, names, x, y, how or plan(model, names, x[:1]))
+    blocks, logits, scale = gradient_blocks(model, names, x, y, how or plan(model, names, x[:1]))
     out = torch.empty(len(x), parameter_count(model, names), dtype=x.dtype, device=x.device)
     for offset, g in blocks:
-        out[:, offset : offset + g.shape[1]] = g.materialise() if isinstance(g, Factors) else g
+        g = g.materialise() if isinstance(g, Factors) else g
+        out[:, offset : offset + g.shape[1]] = (g * scale[:, None]).to(x.dtype)
     return out, logits
 
 
@@ -271,19 +298,20 @@ def _positions(model: nn.Module, layers: dict[str, nn.Module], example: Tensor) 
 
 
 def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor,
-                    how: Plan) -> tuple[Iterator[tuple[int, Tensor | Factors]], Tensor]:
-    """The per-sample gradients of :func:`per_sample_gradients` one parameter at a time, as
-    (offset in the flattened vector, (B, size) gradients or the :class:`Factors` of a ghost
-    layer's weight), made as they are consumed (a layer's per-sample weight gradients are freed
-    before the next layer's are made), and the logits."""
+                    how: Plan) -> tuple[Iterator[tuple[int, Tensor | Factors]], Tensor, Tensor]:
+    """The per-sample gradient directions ``Jᵀu`` (module doc) one parameter at a time, as (offset
+    in the flattened vector, (B, size) gradients or the :class:`Factors` of a ghost layer's
+    weight), made as they are consumed (a layer's per-sample weight gradients are freed before the
+    next layer's are made); the logits; and the scales ``s`` (B,) float64 (0: saturated) that make
+    them the gradients of :func:`per_sample_gradients`."""
     offsets, at = {}, 0
     params = dict(model.named_parameters())
     for n in names:
         offsets[n], at = at, at + params[n].numel()
-    calls, logits = _layer_pass(model, how.layers, x, y) if how.layers else ({}, None)
+    calls, logits, scale = _layer_pass(model, how.layers, x, y) if how.layers else ({}, None, None)
     rest: dict[str, Tensor] = {}
     if how.others or logits is None:
-        rest, logits = _vmap_gradients(model, how.others, x, y)
+        rest, logits, scale = _vmap_gradients(model, how.others, x, y)
 
     def blocks() -> Iterator[tuple[int, Tensor | Factors]]:
         for n in how.others:
@@ -304,12 +332,13 @@ def gradient_blocks(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor
                     value = value.reshape(len(x), -1)
                 yield offsets[_join(path, name)], value
 
-    return blocks(), logits
+    return blocks(), logits, scale
 
 
 def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Tensor,
-                via_input: bool = True) -> tuple[dict[str, list], Tensor]:
-    """One batched forward and backward: per layer, the (input, [output gradient]) of each call, and the logits.
+                via_input: bool = True) -> tuple[dict[str, list], Tensor, Tensor]:
+    """One batched forward and backward of the logit gradients' directions (:func:`logit_gradients`):
+    per layer, the (input, [output gradient]) of each call, the logits and the logit gradients' norms.
 
     The backward is driven to the layers' outputs (as they were made: an in-place operation on an
     output afterwards, e.g. ``ReLU(inplace=True)``, does not change what is taken) with every
@@ -373,8 +402,9 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
         x = x.detach().requires_grad_(via_input)
         with torch.enable_grad():
             logits = model(x)
+            direction, scale = logit_gradients(logits, y)
             if not missed:  # the backward to the targets runs every hook
-                torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), targets if via_input else weights,
+                torch.autograd.grad(logits, targets if via_input else weights, direction.to(logits.dtype),
                                     allow_unused=True)
     finally:
         for h in handles:
@@ -385,7 +415,7 @@ def _layer_pass(model: nn.Module, layers: dict[str, nn.Module], x: Tensor, y: Te
         if not via_input:
             raise RuntimeError(f"no gradient reaches the output of {missed[0]!r}")
         return _layer_pass(model, layers, x, y, via_input=False)
-    return calls, logits.detach()
+    return calls, logits.detach(), scale
 
 
 def _parts(module: nn.Module, a: Tensor, g: Tensor | None, ghost: bool) -> tuple[Tensor | Factors, ...]:
@@ -460,19 +490,23 @@ def _offsets_weight(conv: nn.Conv2d, a: Tensor, g: Tensor) -> Tensor:
     return out
 
 
-def _vmap_gradients(model: nn.Module, names: Sequence[str], x: Tensor, y: Tensor) -> tuple[dict[str, Tensor], Tensor]:
-    """``vmap(grad(loss))`` over ``functional_call``: per-sample gradients of ``names`` and the logits."""
+def _vmap_gradients(model: nn.Module, names: Sequence[str], x: Tensor,
+                    y: Tensor) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+    """``vmap(grad)`` over ``functional_call`` of ``<logits, u>`` (``u`` the logit gradient's
+    direction, :func:`logit_gradients`, held constant): per-sample gradient directions of ``names``,
+    the logits and the logit gradients' norms."""
     params = dict(model.named_parameters())
     chosen = {n: params[n].detach() for n in names}
     fixed = {n: p.detach() for n, p in params.items() if n not in chosen}
     fixed.update(dict(model.named_buffers()))
 
-    def loss(p: dict[str, Tensor], xi: Tensor, yi: Tensor) -> tuple[Tensor, Tensor]:
+    def surrogate(p: dict[str, Tensor], xi: Tensor, yi: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         logits = functional_call(model, {**fixed, **p}, (xi[None],))
-        return F.cross_entropy(logits, yi[None]), logits[0]
+        direction, scale = logit_gradients(logits, yi[None])
+        return (logits * direction.to(logits.dtype)).sum(), (logits[0], scale[0])
 
-    grads, logits = vmap(grad(loss, has_aux=True), in_dims=(None, 0, 0))(chosen, x, y)
-    return grads, logits.detach()
+    grads, (logits, scale) = vmap(grad(surrogate, has_aux=True), in_dims=(None, 0, 0))(chosen, x, y)
+    return grads, logits.detach(), scale
 
 
 class CountSketch:

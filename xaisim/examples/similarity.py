@@ -1,11 +1,23 @@
 """Gradient similarity of explained images to reference training images, memory-bounded.
 
-Kernels (alibi's definitions, ``eps = 1e-7``), for an explained image's gradient ``g`` and a
-training image's gradient ``h``:
+Kernels (alibi's GradientSimilarity, with a relative ``eps = 1e-7``), for an explained image's
+gradient ``g`` and a training image's gradient ``h``:
 
 - ``grad_dot``:      ``<g, h>``
-- ``grad_cos``:      ``<g, h> / (|g| |h| + eps)``
-- ``grad_asym_dot``: ``<g, h> / (|h|^2 + eps)`` (normalised by the training sample only)
+- ``grad_cos``:      ``<g, h> / ((1 + eps) |g| |h|)``
+- ``grad_asym_dot``: ``<g, h> / ((1 + eps) |h|^2)`` (normalised by the training sample only)
+
+and 0 where a norm in the denominator is 0. alibi adds an absolute ``eps`` to the denominator,
+which flattens every pair whose ``|g| |h|`` (``|h|^2``) is near or below 1e-7 towards 0 whatever
+its angle (a confident model's images); the relative ``eps`` keeps the kernels invariant to the
+gradients' scale and within 1e-7 of alibi's where the norms are of order one.
+
+Each gradient is its scale ``s`` (float64) times its direction ``Jᵀu``
+(:mod:`~xaisim.examples.gradients`): the products and norms below are those of the directions, and
+the scales enter :func:`kernel_scores` in float64. A **saturated** image (``s = 0``: its logit
+gradient underflows float64, :data:`~xaisim.examples.gradients.SATURATED`) has a zero gradient: an
+explained one's scores are all 0 (the similarity stage's zero-map policy leaves it out), a
+reference one's column is 0; both are counted (:class:`Result`).
 
 Gradients come as blocks (:func:`~xaisim.examples.gradients.gradient_blocks`): a parameter's
 (B, size) per-sample gradients, or, for a layer the plan leaves unmaterialised ("ghost" layers,
@@ -54,24 +66,36 @@ EPS = 1e-7
 Kernel = Literal["grad_dot", "grad_cos", "grad_asym_dot"]
 
 
-def kernel_scores(kernel: Kernel, dot: Tensor, sq_x: Tensor, sq_ref: Tensor) -> Tensor:
-    """Scores (n, r) of a kernel from ``dot = G_x @ G_ref.T`` and squared norms (n,), (r,)."""
+def kernel_scores(kernel: Kernel, dot: Tensor, sq_x: Tensor, sq_ref: Tensor, scale_x: Tensor | None = None,
+                  scale_ref: Tensor | None = None) -> Tensor:
+    """Scores (n, r) of a kernel (module doc) from the directions' ``dot = G_x @ G_ref.T`` and squared
+    norms (n,), (r,), and the gradients' scales (n,), (r,) (default 1), all float64."""
+    scale_x = torch.ones_like(sq_x) if scale_x is None else scale_x
+    scale_ref = torch.ones_like(sq_ref) if scale_ref is None else scale_ref
     if kernel == "grad_dot":
-        return dot
+        return scale_x[:, None] * dot * scale_ref[None, :]
     if kernel == "grad_cos":
-        return dot / (sq_x.sqrt()[:, None] * sq_ref.sqrt()[None, :] + EPS)
+        return _ratio(dot, sq_x.sqrt()[:, None] * sq_ref.sqrt()[None, :])  # the scales cancel
     if kernel == "grad_asym_dot":
-        return dot / (sq_ref[None, :] + EPS)
+        return _ratio(dot, sq_ref[None, :]) * (scale_x[:, None] / torch.where(scale_ref > 0, scale_ref, 1)[None, :])
     raise ValueError(f"unknown kernel {kernel!r}; use grad_dot, grad_cos or grad_asym_dot")
+
+
+def _ratio(dot: Tensor, norms: Tensor) -> Tensor:
+    """``dot / ((1 + EPS) norms)``, 0 where ``norms`` is 0."""
+    return torch.where(norms > 0, dot / ((1 + EPS) * torch.where(norms > 0, norms, 1)), 0)
 
 
 @dataclass
 class Result:
-    """Scores (N, R) of every explained image against every reference image, and what made them."""
+    """Scores (N, R) of every explained image against every reference image, the gradients' squared
+    norms, which images are saturated (module doc), and what made the scores."""
 
     scores: Tensor
     explained_sq_norms: Tensor
     reference_sq_norms: Tensor
+    explained_saturated: Tensor
+    reference_saturated: Tensor
     reference_preds: Tensor
     parameters: list[str]
     n_parameters: int
@@ -163,10 +187,10 @@ def _chunks(reference: Callable[[], Iterable[tuple[Tensor, Tensor]]], size: int,
 def _reference_pass(model: nn.Module, names: Sequence[str], how: Plan, chunks: Iterable[tuple[slice, Tensor, Tensor]],
                     gx: Blocks | Tensor, full: Blocks | None, sketch: CountSketch | None, n: int,
                     device: torch.device) -> Iterator[tuple[slice, dict[str, Tensor], Tensor]]:
-    """Per reference chunk: its columns, :func:`_reference_products` and logits."""
+    """Per reference chunk: its columns, :func:`_reference_products` (with the gradients' ``scale``) and logits."""
     for cols, xr, yr in chunks:
-        blocks, logits = gradient_blocks(model, names, xr.to(device), yr.to(device), how)
-        yield cols, _reference_products(blocks, gx, full, sketch, n, len(xr), device), logits
+        blocks, logits, scale = gradient_blocks(model, names, xr.to(device), yr.to(device), how)
+        yield cols, {**_reference_products(blocks, gx, full, sketch, n, len(xr), device), "scale": scale.cpu()}, logits
 
 
 def _split_off(blocks: Iterable[tuple[int, Tensor | Factors]], n: int, head: Blocks) -> Iterator[tuple[int, Tensor | Factors]]:
@@ -224,6 +248,8 @@ def gradient_similarity_scores(
     dot = torch.empty(n, n_reference, dtype=torch.float64)
     sq_x = torch.empty(n, dtype=torch.float64)
     sq_ref = torch.empty(n_reference, dtype=torch.float64)
+    scale_x = torch.empty(n, dtype=torch.float64)
+    scale_ref = torch.empty(n_reference, dtype=torch.float64)
     ref_pred = torch.empty(n_reference, dtype=torch.long)
     exact_dot = torch.empty(n_check, n_reference, dtype=torch.float64)
     groups = _rows(0, n, group)
@@ -235,18 +261,19 @@ def gradient_similarity_scores(
         if merge:
             cols, xr, yr = next(chunks)
             gx: Any = []
-            blocks, logits = gradient_blocks(model, names, torch.cat([explained, xr.to(device)]),
-                                             torch.cat([explained_targets.to(device), yr.to(device)]), how)
+            blocks, logits, scale = gradient_blocks(model, names, torch.cat([explained, xr.to(device)]),
+                                                    torch.cat([explained_targets.to(device), yr.to(device)]), how)
             got = _reference_products(_split_off(blocks, n, gx), gx, None, None, n, len(xr), device)
+            got["scale"], scale_x[:] = scale[n:].cpu(), scale[:n].cpu()
             sq_x[:] = sum(_sq(g) for _, g in gx).cpu()
             done.append((cols, got, logits[n:]))
         else:
             parts: list[Any] = []
             check: list[Blocks] = []
             for sub in _rows(rows.start, rows.stop, chunk):
-                blocks, _ = gradient_blocks(model, names, explained[sub], explained_targets[sub].to(device), how)
+                blocks, _, scale = gradient_blocks(model, names, explained[sub], explained_targets[sub].to(device), how)
                 got_x = list(blocks)
-                sq_x[sub] = sum(_sq(g) for _, g in got_x).cpu()
+                sq_x[sub], scale_x[sub] = sum(_sq(g) for _, g in got_x).cpu(), scale.cpu()
                 if sub.start < n_check:
                     check.append([(offset, g[: n_check - sub.start]) for offset, g in got_x])
                 parts.append(_sketched(sketch, got_x, sub.stop - sub.start, device) if sketch is not None else got_x)
@@ -256,12 +283,12 @@ def gradient_similarity_scores(
         for cols, got, logits in itertools.chain(done, rest):
             dot[rows, cols] = got["dot"]
             if first == 0:
-                sq_ref[cols] = got["sq"]
+                sq_ref[cols], scale_ref[cols] = got["sq"], got["scale"]
                 ref_pred[cols] = logits.argmax(1).cpu()
                 if full is not None:
                     exact_dot[:, cols] = got["exact"]
     # with a projection, only the dot products are approximate: the kernels use the exact norms
-    scores = kernel_scores(kernel, dot, sq_x, sq_ref)
+    scores = kernel_scores(kernel, dot, sq_x, sq_ref, scale_x, scale_ref)
     meta: dict[str, Any] = {"memory_mb": memory_mb, "chunk": chunk, "group": group, "passes": len(groups),
                             "path": how.path, "ghost_layers": sorted(how.ghost), "values_per_image": how.floats}
     if sketch is not None:
@@ -269,7 +296,7 @@ def gradient_similarity_scores(
         if n_check:
             from scipy.stats import spearmanr  # only with a projection: scipy.stats costs every job 0.6 s
 
-            exact = kernel_scores(kernel, exact_dot, sq_x[:n_check], sq_ref)
+            exact = kernel_scores(kernel, exact_dot, sq_x[:n_check], sq_ref, scale_x[:n_check], scale_ref)
             err = (scores[:n_check] - exact).abs()
             meta["projection"].update(
                 max_abs_error=float(err.max()),
@@ -277,4 +304,5 @@ def gradient_similarity_scores(
                 spearman=float(spearmanr(scores[:n_check].flatten(), exact.flatten()).statistic),
             )
     log.info("gradient similarity: %d x %d images, %d parameters, %d pass(es)", n, n_reference, n_params, len(groups))
-    return Result(scores, sq_x, sq_ref, ref_pred, list(names), n_params, meta)
+    return Result(scores, sq_x * scale_x.square(), sq_ref * scale_ref.square(), scale_x == 0, scale_ref == 0, ref_pred,
+                  list(names), n_params, meta)

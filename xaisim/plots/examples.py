@@ -24,7 +24,8 @@ def top_similar(
     title: str, path: str | Path,
 ) -> None:
     """For the first ``n_images`` explained images: per model a row with the image (true label,
-    the model's prediction) and its top-k training images (label, the model's prediction, score)."""
+    the model's prediction) and its top-k training images (label, the model's prediction, score); a
+    saturated image (no loss gradient) says so."""
     any_file = next(iter(files.values()))
     ids = any_file.meta["image_ids"][:n_images]
     k = next((f.shape("top")[1] for f in files.values() if "unsupported" not in f.meta), 1)
@@ -46,6 +47,9 @@ def top_similar(
                 axes[r, 1].text(0, 0.5, f"not supported: {f.meta['unsupported']}", fontsize=7, va="center")
                 continue
             row = f.meta["image_ids"].index(image_id)
+            if f.read("saturated")[row]:
+                axes[r, 1].text(0, 0.5, "saturated: no loss gradient in float64", fontsize=7, va="center")
+                continue
             top = f.read("top", row, row + 1)[0]
             scores = f.read("maps", row, row + 1)[0, 0]
             labels, preds = f.read("reference_labels"), f.read("reference_preds")
@@ -70,13 +74,14 @@ def _class_means(scores: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> pd.D
 
 def class_scores(files: dict[str, ArrayFile], predictions: dict[str, pd.DataFrame], title: str, path: str | Path) -> None:
     """Per model: mean score of explained images of class a against training images of class b,
-    by true class (left) and by the model's predicted class (right)."""
+    by true class (left) and by the model's predicted class (right); saturated images left out."""
     supported = {m: f for m, f in files.items() if "unsupported" not in f.meta}
     fig, axes = plt.subplots(max(1, len(supported)), 2, figsize=(8, 3.4 * max(1, len(supported))), squeeze=False,
                              layout="constrained")
     for r, (model, f) in enumerate(supported.items()):
-        pred = predictions[model].set_index("image_id").loc[f.meta["image_ids"]]
-        scores = f.read("maps")[:, 0, :].astype(np.float64)
+        kept = ~f.read("saturated").astype(bool)
+        pred = predictions[model].set_index("image_id").loc[f.meta["image_ids"]][kept]
+        scores = f.read("maps")[kept, 0, :].astype(np.float64)
         for c, (by, x_cls, ref_cls) in enumerate(
             [("true class", pred["label"].to_numpy(), f.read("reference_labels")),
              ("predicted class", pred["pred"].to_numpy(), f.read("reference_preds"))]

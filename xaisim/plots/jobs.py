@@ -224,7 +224,9 @@ def _cell(f: ArrayFile, steps: list, image: np.ndarray, image_id: str, frame: pd
 
 
 def outcomes(paths: dict[str, dict[str, str]], zero_maps: dict[str, str], out_path: str) -> None:
-    """Per method and model: explained or not supported (reason), map count and grid, zero/non-finite maps.
+    """Per method and model: explained or not supported (reason), map count and grid, zero/non-finite
+    maps, and for gradient similarity the saturated explained images (metadata ``saturated``, among
+    the zero maps; "" for other methods).
 
     ``zero_maps`` holds the similarity stage's ``zero_maps.csv`` of each method.
     """
@@ -243,6 +245,7 @@ def outcomes(paths: dict[str, dict[str, str]], zero_maps: dict[str, str], out_pa
                     "map_grid": "x".join(map(str, f.shape("maps")[1:])),
                     "zero_maps": counts.loc[model, "zero_maps"] if model in counts.index else "",
                     "nonfinite_maps": counts.loc[model, "nonfinite_maps"] if model in counts.index else "",
+                    "saturated": f.meta.get("saturated", ""),
                 }
             )
     write_csv(pd.DataFrame(rows), out_path, index=False)
