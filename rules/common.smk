@@ -7,7 +7,7 @@ from snakemake.utils import validate
 
 from xaisim import paths as P
 from xaisim.config import check_paths, check_schema, expand_replicates
-from xaisim.workflow import code_hash, folder_digest, resolved_config
+from xaisim.workflow import CodeHashes, folder_digest, resolved_config
 from xaisim.families import family
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -26,8 +26,10 @@ def _resolve():
     return resolve
 
 
-# Checked config with every default filled in, cached in .snakemake/ per config and code version.
+# Checked config with every default filled in, cached in .snakemake/ per config and code version;
+# the code hashes of the rules' params, cached there per version of the sources.
 RESOLVED = resolved_config(config, _resolve, Path(".snakemake") / "xaisim")
+CODE_HASHES = CodeHashes(Path(".snakemake") / "xaisim")
 
 MODELS = {m["name"]: m for m in config["models"]}
 METHODS = {m["name"]: m for m in config["methods"]}
@@ -72,8 +74,8 @@ def code(script, *keys):
     the job's one (then `code` is a function too).
     """
     if keys and callable(keys[0]):
-        return lambda wildcards: code_hash(script, keys[0](wildcards))
-    return code_hash(script, *keys)
+        return lambda wildcards: CODE_HASHES(script, keys[0](wildcards))
+    return CODE_HASHES(script, *keys)
 
 
 def resources(rule, gpu=False, **defaults):

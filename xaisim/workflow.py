@@ -140,6 +140,28 @@ def code_hash(script: str, *keys: str) -> str:
     return _digest(*parts)
 
 
+class CodeHashes:
+    """:func:`code_hash` kept in ``cache_dir`` per version of the sources' bytes (every xaisim module
+    and script), so that a parse of unchanged code parses no syntax tree; any changed byte (a
+    comment too) recomputes them, with the same results where only comments or formatting changed."""
+
+    def __init__(self, cache_dir: str | Path) -> None:
+        files = sorted(PACKAGE.rglob("*.py")) + sorted((ROOT / "scripts").rglob("*.py"))
+        key = _digest(*(p.relative_to(ROOT).as_posix().encode() + p.read_bytes() for p in files))
+        self.path = Path(cache_dir) / f"code-{key}.json"
+        self.known: dict[str, str] = json.loads(self.path.read_text()) if self.path.is_file() else {}
+
+    def __call__(self, script: str, *keys: str) -> str:
+        name = "|".join([script, *sorted(keys)])
+        if name not in self.known:
+            self.known[name] = code_hash(script, *keys)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.known, sort_keys=True))
+            os.replace(tmp, self.path)
+        return self.known[name]
+
+
 def folder_digest(root: str | Path, suffixes: set[str], cache_file: str | Path) -> str:
     """Digest of a folder's content: the relative path, size and SHA-256 of every file with one of
     ``suffixes`` (hidden files and folders left out, as the index leaves them out).
@@ -170,8 +192,10 @@ def folder_digest(root: str | Path, suffixes: set[str], cache_file: str | Path) 
 
 
 def _package_hash() -> str:
+    """Digest of every xaisim source file's bytes (a key of the config cache: a changed comment
+    only costs one more config check, so the bytes do, and no file is parsed for it)."""
     files = sorted(PACKAGE.rglob("*.py"))
-    return _digest(*(p.relative_to(ROOT).as_posix() + _tree(p) for p in files))
+    return _digest(*(p.relative_to(ROOT).as_posix().encode() + p.read_bytes() for p in files))
 
 
 def resolved_config(config: dict[str, Any], resolve: Callable[[], Callable[[dict], dict]], cache_dir: str | Path) -> dict:
