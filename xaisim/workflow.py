@@ -147,18 +147,14 @@ class CodeHashes:
 
     def __init__(self, cache_dir: str | Path) -> None:
         files = sorted(PACKAGE.rglob("*.py")) + sorted((ROOT / "scripts").rglob("*.py"))
-        key = _digest(*(p.relative_to(ROOT).as_posix().encode() + p.read_bytes() for p in files))
-        self.path = Path(cache_dir) / f"code-{key}.json"
+        self.path = Path(cache_dir) / f"code-{_bytes_digest(files)}.json"
         self.known: dict[str, str] = json.loads(self.path.read_text()) if self.path.is_file() else {}
 
     def __call__(self, script: str, *keys: str) -> str:
         name = "|".join([script, *sorted(keys)])
         if name not in self.known:
             self.known[name] = code_hash(script, *keys)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.known, sort_keys=True))
-            os.replace(tmp, self.path)
+            _store(self.path, self.known)
         return self.known[name]
 
 
@@ -184,10 +180,7 @@ def folder_digest(root: str | Path, suffixes: set[str], cache_file: str | Path) 
             fresh[key] = known.get(key) or hashlib.sha256(Path(path).read_bytes()).hexdigest()
             entries.append(f"{os.path.relpath(path, root)}\t{st.st_size}\t{fresh[key]}")
     if fresh != known:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(fresh))
-        os.replace(tmp, cache_file)
+        _store(cache_file, fresh)
     return _digest(*entries)
 
 
@@ -195,7 +188,20 @@ def _package_hash() -> str:
     """Digest of every xaisim source file's bytes (a key of the config cache: a changed comment
     only costs one more config check, so the bytes do, and no file is parsed for it)."""
     files = sorted(PACKAGE.rglob("*.py"))
+    return _bytes_digest(files)
+
+
+def _bytes_digest(files: list[Path]) -> str:
+    """Digest of the files' paths (relative to the repository) and bytes."""
     return _digest(*(p.relative_to(ROOT).as_posix().encode() + p.read_bytes() for p in files))
+
+
+def _store(path: Path, data: dict[str, str]) -> None:
+    """Write a cache file atomically (a parse running beside this one reads it whole or not at all)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True))
+    os.replace(tmp, path)
 
 
 def resolved_config(config: dict[str, Any], resolve: Callable[[], Callable[[dict], dict]], cache_dir: str | Path) -> dict:
