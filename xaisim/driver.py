@@ -39,6 +39,7 @@ from xaisim.examples import EXAMPLE_METHODS, Examples, ReferencePool
 from xaisim.explain import METHODS, Explanation
 from xaisim.explain.batching import Budget, concat
 from xaisim.registry import Registry
+from xaisim.runtime import log_start_cost
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ def explain_model(
     params = reg.check_params(method, params, f"method {method_name!r}")
     e = load(index_path, subset_path, predictions_path, spec, weights, image_size=image_size, target=target, seed=seed,
              device=device)
+    log_start_cost(f"{method_name} on {model_name}")
     meta = {"model": model_name, "method": method_name, "method_key": method, "params": params, "target": target,
             "image_ids": list(e.rows["image_id"])}
     try:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from xaisim.runtime import autocast
+from xaisim.runtime import autocast, log_start_cost
 
 
 @torch.no_grad()
@@ -70,6 +70,7 @@ def predict_model(
     model = models.load_trained(spec, weights, num_classes(index))
     cfg = models.data_config(model, spec, image_size)
     batches = loader(val, models.transform(cfg, train=False), batch_size, num_workers=num_workers)
+    log_start_cost("prediction")
     top = predict(model, batches, device, amp)
     table = predictions_table(val, top)
     if out_crop_csv:

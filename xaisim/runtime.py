@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
+import resource
+import time
 
 import numpy as np
 import torch
@@ -33,3 +36,16 @@ def setup(seed: int, threads: int | None = None) -> None:
 def autocast(device: torch.device, enabled: bool) -> torch.autocast:
     """Mixed precision on CUDA when enabled; a no-op elsewhere."""
     return torch.autocast(device.type, enabled=enabled and device.type == "cuda")
+
+
+def log_start_cost(what: str) -> dict[str, float]:
+    """Log (and return) what the job paid before its first forward: wall seconds since the process
+    started and CPU seconds so far (interpreter, imports, model build, weights, data), on the
+    ``xaisim.start`` logger, which ``bench/`` reads from the job logs."""
+    import psutil
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cost = {"wall_s": time.time() - psutil.Process().create_time(), "cpu_s": usage.ru_utime + usage.ru_stime}
+    logging.getLogger("xaisim.start").info("start cost before the first forward (%s): %.2f s wall, %.2f s CPU",
+                                           what, cost["wall_s"], cost["cpu_s"])
+    return cost

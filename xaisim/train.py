@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from xaisim.predict import predict
-from xaisim.runtime import autocast
+from xaisim.runtime import autocast, log_start_cost
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,7 @@ def train_model(
     val_loader = loader(
         index[index["split"] == "val"], models.transform(cfg, train=False), train["batch_size"]
     )
+    log_start_cost("training")
     metrics = fit(
         model,
         train_loader,
