@@ -192,3 +192,12 @@ def statistics_outputs():
     return [statistic_table(t) for t in statistics_tables()] + list(
         statistics_figures().values()
     )
+
+
+def trust_tables():
+    """The tables of the summary's trust section that running statistics write, by name."""
+    return {
+        table: statistic_table(table)
+        for table in ("complexity",)
+        if table in statistics_tables()
+    }
