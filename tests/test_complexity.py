@@ -18,7 +18,9 @@ def _maps(seed: int = 0) -> np.ndarray:
 
 
 def test_sparseness_and_complexity_equal_quantus():
-    quantus = pytest.importorskip("quantus")  # test-only dependency (pip install quantus==0.6.0 --no-deps)
+    # test-only reference, installed with `pip install quantus==0.6.0 --no-deps` (its requirements would
+    # pull opencv-python beside the venv's opencv-python-headless); skipped where it is absent
+    quantus = pytest.importorskip("quantus")
     maps = _maps()
     a = np.abs(maps)[:, None]  # Quantus' evaluate_batch takes |a| (its abs step) with a channel axis
     want_gini = quantus.Sparseness(disable_warnings=True).evaluate_batch(x_batch=a, a_batch=a.copy())
@@ -73,3 +75,41 @@ def test_the_statistic_counts_degenerate_maps_and_pairs_differences_per_image(tm
     assert method == "gc" and list(m.index) == ["A", "B", "D"] and m.loc["B", "A"] == m.loc["A", "B"] == ab["difference"]
     pairs = confound_pairs({n: of for n, (of, _) in found.items()}, [("gc", "cos", "all"), ("ig", "cos", "all")])
     assert ("sparseness_difference/gc", "gc/cos/all/distance") in pairs and not any("ig/" in b for _, b in pairs)
+
+
+def test_figures_and_the_trust_section_read_the_tables(tmp_path):
+    from PIL import Image
+
+    from xaisim.io import write_csv
+    from xaisim.plots.statistics import StageTables, draw
+    from xaisim.statistics.cka import cka_matrix
+    from xaisim.statistics.mantel import mantel_table
+    from xaisim.statistics.representation import debiased_cka_matrix, mutual_knn_matrix, procrustes_matrix
+    from xaisim.summary import trust_section
+
+    models = ["A", "B", "D", "E"]
+    paths = [_file(tmp_path / f"{m}.st", m, "gc", _maps(k)) for k, m in enumerate(models)]
+    files = {t: str(tmp_path / f"{t}.csv") for t in ("complexity", "complexity/per_map", "complexity/differences")}
+    complexity_tables({"maps": paths}, {"complexity": files["complexity"], "per_map": files["complexity/per_map"],
+                                        "differences": files["complexity/differences"]})
+    rng = np.random.default_rng(9)
+    feats = {m: rng.normal(size=(12, 5)) for m in models}
+    for name, fn in {"cka": cka_matrix, "representation/debiased_cka": debiased_cka_matrix,
+                     "representation/procrustes": procrustes_matrix,
+                     "representation/mutual_knn": lambda f: mutual_knn_matrix(f, 3)}.items():
+        files[name] = str(tmp_path / f"{name.replace('/', '_')}.csv")
+        write_csv(fn(feats), files[name])
+    figures = {name: str(tmp_path / f"{name}.png") for name in ("complexity", "representations")}
+    draw(figures, StageTables(files, {}, ["all"], models, dict.fromkeys(models, "cnn")))
+    for path in figures.values():
+        assert min(Image.open(path).size) > 100
+    found = confounds(pd.read_csv(files["complexity/differences"]))
+    d = found["sparseness_difference/gc"][1]
+    matrices = {**{n: m for n, (_, m) in found.items()}, "gc/cos/all/distance": d + 0.01 * rng.random(d.shape),
+                "gc/cos/all/mean": 1 - d}
+    pairs = confound_pairs({n: of for n, (of, _) in found.items()}, [("gc", "cos", "all")])
+    mantel = mantel_table(matrices, pairs, n_perm=99, seed=0, references=list(found))
+    page = "\n".join(trust_section({"complexity": pd.read_csv(files["complexity"]), "mantel": mantel}))
+    assert "## Can these comparisons be trusted?" in page and "| gc |" in page
+    assert "of 2 |" in page  # the distance tested against both complexity differences (Pearson)
+    assert trust_section({"mantel": mantel}) == []

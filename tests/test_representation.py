@@ -9,8 +9,13 @@ from scipy.stats import ortho_group
 
 from xaisim.config import ConfigError, statistics_settings
 from xaisim.statistics.cka import linear_cka
-from xaisim.statistics.representation import (debiased_cka, debiased_cka_matrix, mutual_knn, mutual_knn_matrix,
-                                              procrustes_distance)
+from xaisim.statistics.representation import (
+    debiased_cka,
+    debiased_cka_matrix,
+    mutual_knn,
+    mutual_knn_matrix,
+    procrustes_distance,
+)
 
 
 def _hsic_u_loops(k: np.ndarray, l: np.ndarray) -> float:
