@@ -155,6 +155,7 @@ rule histograms:
 
 rule summary:
     input:
+        **trust_tables(),
         accuracy=P.fill(P.SUMMARY_TABLE, table="accuracy"),
         outcomes=P.fill(P.SUMMARY_TABLE, table="outcomes"),
         clusters=cluster_files(P.CLUSTERS),

@@ -7,6 +7,6 @@ write_summary(
     i.accuracy,
     {tuple(key.split("/")): (t, s) for key, t, s in zip(p.matrices, i.clusters, i.summaries)},
     i.outcomes,
-    {name: i[name] for name in ("mantel", "family_separation", "noise_floor")},
+    {name: path for name, path in i.items() if name not in ("accuracy", "outcomes", "clusters", "summaries")},
     snakemake.output[0],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -123,12 +123,47 @@ def _statistics(mantel: pd.DataFrame, separation: pd.DataFrame, floor: pd.DataFr
     return parts + [""]
 
 
+def _complexity_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Per map method: the spread of the models' mean sparseness and entropy, the maps not counted,
+    and how many Mantel tests find the explanation distance following the complexity differences."""
+    if "complexity" not in tables:
+        return []
+    c = tables["complexity"]
+    mantel = tables.get("mantel", pd.DataFrame(columns=["a", "b", "method", "q"]))
+    rows = []
+    for method, g in c.groupby("method", sort=False):
+        tests = mantel[mantel["a"].str.endswith(f"_difference/{method}") & mantel["b"].str.endswith("/distance")
+                       & (mantel["method"] == "pearson")]
+        rows.append({"method": method,
+                     "sparseness (model means)": f"{g['sparseness_mean'].min():.3g} to {g['sparseness_mean'].max():.3g}",
+                     "entropy (model means)": f"{g['complexity_mean'].min():.3g} to {g['complexity_mean'].max():.3g}",
+                     "maps not counted": int((g["maps"] - g["counted"]).sum()),
+                     "distance follows complexity (q < 0.05)": f"{int((tests['q'] < 0.05).sum())} of {len(tests)}"})
+    return ["Complexity per map (`statistics/complexity.csv`; unsupported, all-zero and non-finite maps not "
+            "counted): where the explanation distance follows the sparseness or entropy difference (Mantel, "
+            "Pearson), models may look alike because their maps are equally sparse or blurry.", "",
+            _table(pd.DataFrame(rows)), ""]
+
+
+# the parts of the trust section, each fn(tables) -> markdown lines ([] when its tables are absent)
+TRUST = [_complexity_trust]
+
+
+def trust_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """"Can these comparisons be trusted?": one short part per quality check whose table is there
+    (``tables``: statistics tables by name)."""
+    parts = [line for part in TRUST for line in part(tables)]
+    return ["## Can these comparisons be trusted?", "", *parts] if parts else []
+
+
 def summary_text(
     accuracy: pd.DataFrame, clusters: dict[tuple[str, str, str], tuple[pd.DataFrame, dict[str, Any]]],
     outcomes: pd.DataFrame, mantel: pd.DataFrame, separation: pd.DataFrame, floor: pd.DataFrame,
+    quality: Mapping[str, pd.DataFrame] | None = None,
 ) -> str:
     """The markdown page: accuracy, clusters per method x metric x variant, Mantel tests, family
-    separation, noise floor, outcomes."""
+    separation, noise floor, the trust section (over ``quality``: statistics tables by name, with
+    the Mantel table added), outcomes."""
     acc = accuracy[["model", "family", "val_accuracy", "val_accuracy_centre_crop"]].rename(
         columns={"val_accuracy": "accuracy (squash, explained)", "val_accuracy_centre_crop": "accuracy (timm centre crop)"}
     )
@@ -156,6 +191,7 @@ def summary_text(
               "A dendrogram cut always splits the models; a cut that sets single models apart says only that "
               "they are outliers.", "", _table(pd.DataFrame(rows)), ""]
     parts += _statistics(mantel, separation, floor)
+    parts += trust_section({"mantel": mantel, **(quality or {})})
     unsupported = outcomes[outcomes["outcome"] != "explained"]
     parts += ["## Explanation outcomes", ""]
     if unsupported.empty:
@@ -182,7 +218,8 @@ def write_summary(
     accuracy_path: str, cluster_paths: dict[tuple[str, str, str], tuple[str, str]], outcomes_path: str,
     statistics: dict[str, str], out_path: str,
 ) -> None:
-    """``statistics``: paths of mantel, family_separation and noise_floor (results/statistics/)."""
+    """``statistics``: paths of mantel, family_separation and noise_floor (results/statistics/) and of
+    the trust section's tables where they are written (complexity)."""
     clusters = {
         key: (pd.read_csv(table), json.loads(Path(info).read_text())) for key, (table, info) in cluster_paths.items()
     }
@@ -190,6 +227,8 @@ def write_summary(
         pd.read_csv(accuracy_path), clusters, pd.read_csv(outcomes_path, keep_default_na=False),
         pd.read_csv(statistics["mantel"]), pd.read_csv(statistics["family_separation"]),
         pd.read_csv(statistics["noise_floor"]),
+        {name: pd.read_csv(path) for name, path in statistics.items()
+         if name not in ("mantel", "family_separation", "noise_floor")},
     )
     with atomic_path(out_path) as tmp:
         tmp.write_text(text + "\n")

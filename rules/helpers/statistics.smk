@@ -63,6 +63,7 @@ STATISTIC_INPUTS = {
         P.fill(P.PER_IMAGE, **dict(zip(("method", "metric"), key.split("/"))))
         for key in method_metric_keys()
     ],
+    "maps": lambda: expand(P.EXPLANATION, method=MAP_METHODS, model=MODELS),
 }
 # the values a statistic takes besides its settings (xaisim.statistics.CONTEXT)
 STATISTIC_CONTEXT = {
@@ -107,15 +108,25 @@ ACTIVE = running()
 
 
 def statistic_inputs(name):
-    """Input name -> the files of its kind, or the path of another statistic's table."""
+    """Input name -> the files of its kind, or the path of another statistic's table; an
+    optional table only where a running statistic writes it."""
     reads = STATISTICS[name]["reads"].items()
+    written = set(statistics_tables())
+    optional = {
+        key: statistic_table(table)
+        for key, table in STATISTICS[name]["optional"].items()
+        if table in written
+    }
     return {
-        key: (
-            STATISTIC_INPUTS[kind]()
-            if kind in STATISTIC_INPUTS
-            else statistic_table(kind)
-        )
-        for key, kind in reads
+        **{
+            key: (
+                STATISTIC_INPUTS[kind]()
+                if kind in STATISTIC_INPUTS
+                else statistic_table(kind)
+            )
+            for key, kind in reads
+        },
+        **optional,
     }
 
 
@@ -181,3 +192,12 @@ def statistics_outputs():
     return [statistic_table(t) for t in statistics_tables()] + list(
         statistics_figures().values()
     )
+
+
+def trust_tables():
+    """The tables of the summary's trust section that running statistics write, by name."""
+    return {
+        table: statistic_table(table)
+        for table in ("complexity",)
+        if table in statistics_tables()
+    }

@@ -83,7 +83,8 @@ def reference_matrices(
                              layout="constrained")
     for ax, (name, values) in zip(axes[0], matrices.items()):
         sns.heatmap(values.astype(float), annot=n <= 16, fmt=".2f", cmap="viridis", square=True, ax=ax,
-                    vmin=min(0.0, float(np.nanmin(values.to_numpy(dtype=float), initial=0))), vmax=1)
+                    vmin=min(0.0, float(np.nanmin(values.to_numpy(dtype=float), initial=0))),
+                    vmax=max(1.0, float(np.nanmax(values.to_numpy(dtype=float), initial=1))))
         for text in ax.get_yticklabels() + ax.get_xticklabels():
             text.set_color(family_colour(families.get(text.get_text(), "")))
         ax.set_title(name)
@@ -256,3 +257,35 @@ def sanity_figure(data: StageTables, method: str, path: str) -> None:
         return
     sanity_curves(rows, data.models, f"{method}: model-parameter randomisation (cascading from the top)", path,
                   data.formats)
+
+
+REPRESENTATION_LABELS = {"cka": "linear CKA", "representation/debiased_cka": "debiased CKA",
+                         "representation/procrustes": "Procrustes distance (rad)",
+                         "representation/mutual_knn": "mutual kNN alignment"}
+
+
+@FIGURES.register("representations")
+def representations_figure(data: StageTables, item: str, path: str) -> None:
+    """Linear CKA beside the representation references (debiased CKA, Procrustes, mutual kNN)."""
+    reference_matrices({label: data.matrix(name) for name, label in REPRESENTATION_LABELS.items()}, data.families,
+                       "Representation similarity by four measures (Procrustes: a distance)", path, data.formats)
+
+
+@FIGURES.register("complexity")
+def complexity_figure(data: StageTables, item: str, path: str) -> None:
+    """Per map method: sparseness and entropy complexity of each model's maps (box plots, counted maps only)."""
+    maps = data.csv("complexity/per_map")
+    maps = maps[maps["reason"].isna()]
+    methods = list(dict.fromkeys(maps["method"]))
+    if not methods:
+        message("no usable map (all unsupported, zero or non-finite)", "complexity", path, data.formats)
+        return
+    fig, axes = plt.subplots(len(methods), 2, figsize=(11, 3.6 * len(methods)), squeeze=False, layout="constrained")
+    for row, method in zip(axes, methods):
+        mine = maps[maps["method"] == method]
+        for ax, measure in zip(row, ("sparseness", "complexity")):
+            sns.boxplot(mine, x="model", y=measure, ax=ax, color="#c6dbef")
+            ax.set_title(f"{method}: {'Gini sparseness' if measure == 'sparseness' else 'entropy (nats)'}")
+            ax.tick_params(axis="x", rotation=45)
+    fig.suptitle("Complexity of the maps: do models differ in how sparse their maps are?")
+    save(fig, path, data.formats)

@@ -9,6 +9,8 @@ torch statistic). The declarations (:data:`DECLARATION`, checked by :func:`decla
 
 - ``reads``: input name -> a kind of workflow file (:data:`INPUTS`) or a table another statistic
   writes (its name under ``results/statistics/``);
+- ``optional``: input name -> a table another statistic writes, read only when that statistic runs
+  (the input is absent otherwise; a statistic that can be turned off feeds another this way);
 - ``writes``: output name -> table name (``results/statistics/<table>.csv``, ``xaisim.paths.STATISTIC``);
   ``report``: output name -> its label in the report (tables listed there, ``report/statistics_tables.rst``);
 - ``settings``: keys of the ``statistics`` config section (dotted for a subsection, the last part
@@ -22,12 +24,13 @@ torch statistic). The declarations (:data:`DECLARATION`, checked by :func:`decla
   (Snakemake defaults such as ``mem_mb``, ``runtime``).
 
 Computations live beside the statistics in helper modules: prediction agreement and error
-consistency (:mod:`.agreement`), linear CKA (:mod:`.cka`), Mantel tests (:mod:`.mantel`),
-image-count influence (:mod:`.image_count`), family separation (:mod:`.separation`), the replicate
-noise floor (:mod:`.noise_floor`), cluster stability (:mod:`.stability`), model-parameter
-randomisation (:mod:`.sanity`), the distance of a resample (:mod:`.matrix`). A statistic that is
-undefined for the data at hand (too few models, no within-family pair, ...) is NaN with a logged
-warning that says why, never an exception.
+consistency (:mod:`.agreement`), linear CKA (:mod:`.cka`) and the representation references
+beside it (:mod:`.representation`), Mantel tests (:mod:`.mantel`), image-count influence
+(:mod:`.image_count`), family separation (:mod:`.separation`), the replicate noise floor
+(:mod:`.noise_floor`), cluster stability (:mod:`.stability`), model-parameter randomisation
+(:mod:`.sanity`), the distance of a resample (:mod:`.matrix`). A statistic that is undefined
+for the data at hand (too few models, no within-family pair, ...) is NaN with a logged warning
+that says why, never an exception.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ INPUTS = {
     "mean": "the mean similarity matrix of every explanation (method/metric/variant)",
     "distance": "the distance matrix of every explanation",
     "per_image": "the per-image similarities of every method/metric",
+    "maps": "the explanation file of every map method x model (method-major, config order)",
 }
 # the values a statistic may take as parameters besides its settings
 CONTEXT = {
@@ -71,7 +75,7 @@ CONTEXT = {
 # what a figure is drawn over: one figure, one per method/metric, one per map method
 OVER = ("once", "matrices", "map_methods")
 DECLARATION: dict[str, Any] = {
-    "reads": {}, "writes": {}, "report": {}, "settings": [], "enabled": None, "context": [], "requires": [],
+    "reads": {}, "optional": {}, "writes": {}, "report": {}, "settings": [], "enabled": None, "context": [], "requires": [],
     "figures": {}, "torch": False, "gpu": False, "resources": {},
 }
 
@@ -118,6 +122,7 @@ def _check(found: dict[str, dict[str, Any]]) -> None:
             writers[table] = name
     for name, d in found.items():
         problems = [f"reads {r!r}" for r in d["reads"].values() if r not in INPUTS and r not in writers]
+        problems += [f"optional {r!r}" for r in d["optional"].values() if r not in writers]
         problems += [f"context {c!r}" for c in [*d["context"], *d["requires"]] if c not in CONTEXT]
         problems += [f"figure {f!r} over {o!r}" for f, o in d["figures"].items() if o not in OVER]
         problems += [f"report {r!r}" for r in d["report"] if r not in d["writes"]]

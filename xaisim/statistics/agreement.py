@@ -8,7 +8,9 @@
 - error consistency (Geirhos et al. 2020): Cohen's kappa of the correct/wrong patterns of two
   models, kappa = (c_obs - c_exp) / (1 - c_exp) with c_exp = p_i p_j + (1 - p_i)(1 - p_j); NaN (and a
   warning) when c_exp = 1 (both models always right, or always wrong);
-- linear CKA of the pre-logit features (:mod:`xaisim.statistics.cka`), in the same job.
+- linear CKA of the pre-logit features (:mod:`xaisim.statistics.cka`) and the representation
+  references beside it (:mod:`xaisim.statistics.representation`: debiased CKA, Procrustes angular
+  distance, mutual-kNN alignment with ``representation.neighbours`` neighbours), in the same job.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 from xaisim.io import ArrayFile, write_csv
 from xaisim.statistics import STATISTICS, log
 from xaisim.statistics.cka import cka_matrix
+from xaisim.statistics.representation import debiased_cka_matrix, mutual_knn_matrix, procrustes_matrix
 
 
 def _frame(predictions: dict[str, pd.DataFrame], column: str) -> pd.DataFrame:
@@ -77,14 +80,20 @@ def error_consistency(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
     "agreement",
     reads={"subset": "subset", "predictions": "predictions", "features": "features"},
     writes={"same_prediction": "agreement/same_prediction", "same_class": "agreement/same_class_counts",
-            "comparisons": "agreement/comparisons", "error_consistency": "agreement/error_consistency", "cka": "cka"},
-    report={"same_class": "same-class counts"},
+            "comparisons": "agreement/comparisons", "error_consistency": "agreement/error_consistency", "cka": "cka",
+            "debiased_cka": "representation/debiased_cka", "procrustes": "representation/procrustes",
+            "mutual_knn": "representation/mutual_knn"},
+    report={"same_class": "same-class counts", "debiased_cka": "debiased CKA",
+            "procrustes": "Procrustes distance", "mutual_knn": "mutual kNN alignment"},
+    settings=["representation.neighbours"],
     context=["models"],
-    figures={"references": "once"},
+    figures={"references": "once", "representations": "once"},
     resources={"mem_mb": 2000, "runtime": 10},
 )
-def agreement_tables(inputs: Mapping[str, str | Sequence[str]], tables: Mapping[str, str], *, models: list[str]) -> None:
-    """Same prediction, same-class counts and totals, error consistency and CKA of ``models``."""
+def agreement_tables(inputs: Mapping[str, str | Sequence[str]], tables: Mapping[str, str], *, models: list[str],
+                     neighbours: int) -> None:
+    """Same prediction, same-class counts and totals, error consistency, CKA and the representation
+    references of ``models`` (mutual kNN with ``neighbours`` neighbours)."""
     preds = {m: pd.read_csv(p, dtype={"image_id": str}) for m, p in zip(models, inputs["predictions"])}
     ids = list(pd.read_csv(inputs["subset"], dtype={"image_id": str})["image_id"])
     same_class, totals = comparisons(preds, ids)
@@ -99,3 +108,6 @@ def agreement_tables(inputs: Mapping[str, str | Sequence[str]], tables: Mapping[
             raise ValueError(f"{path}: features of other images than {inputs['subset']}; rerun predict for {model}")
         features[model] = f.read("features")
     write_csv(cka_matrix(features), tables["cka"], float_format="%.8g")
+    write_csv(debiased_cka_matrix(features), tables["debiased_cka"], float_format="%.8g")
+    write_csv(procrustes_matrix(features), tables["procrustes"], float_format="%.8g")
+    write_csv(mutual_knn_matrix(features, neighbours), tables["mutual_knn"], float_format="%.8g")

@@ -7,6 +7,10 @@ seeded orders (:mod:`.permutation`); each row states whether p is exact and its 
 value. Families of tests get Benjamini-Hochberg q-values: the tests against one reference matrix,
 the tests between references, and the tests between explanations, each per correlation method.
 With fewer than 3 models r is undefined (NaN, warning).
+
+Confound references (:func:`confounds`): a method's model x model complexity differences
+(:mod:`.complexity`, named ``<measure>_difference/<method>``) are tested against that method's
+explanation means and distances only, each its own family.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ COLUMNS = ["a", "b", "method", "r", "p", "p_exact", "p_floor", "family", "q", "r
 # model-level matrices every explanation matrix is tested against: same-class counts on the explained
 # images (the thesis' agreement), error consistency and CKA (the statistics stage's agreement job)
 REFERENCES = ("agreement", "error_consistency", "cka")
+# the representation references beside linear CKA (:mod:`.representation`), tested like it
+REPRESENTATIONS = ("debiased_cka", "procrustes", "mutual_knn")
 
 
 def _standardise(v: np.ndarray) -> np.ndarray:
@@ -97,9 +103,30 @@ def pairs_to_test(references: Sequence[str], explanations: Sequence[tuple[str, s
     return pairs
 
 
-def mantel_table(matrices: Mapping[str, pd.DataFrame], pairs: Sequence[tuple[str, str]], *, n_perm: int, seed: int) -> pd.DataFrame:
+def confounds(differences: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
+    """``<measure>_difference/<method>`` -> (method, model x model matrix, diagonal 0) of a long
+    table with columns method, measure, a, b, difference (:func:`xaisim.statistics.complexity.differences`)."""
+    out = {}
+    for (method, measure), g in differences.groupby(["method", "measure"], sort=False):
+        models = list(dict.fromkeys([*g["a"], *g["b"]]))
+        m = pd.DataFrame(0.0, index=models, columns=models)
+        for r in g.itertuples():
+            m.loc[r.a, r.b] = m.loc[r.b, r.a] = r.difference
+        out[f"{measure}_difference/{method}"] = (method, m)
+    return out
+
+
+def confound_pairs(confounds: Mapping[str, str], explanations: Sequence[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """Each confound (name -> the method it describes) with that method's explanation means and distances."""
+    return [(name, f"{method}/{metric}/{variant}/{kind}") for name, of in confounds.items()
+            for method, metric, variant in explanations if method == of for kind in ("mean", "distance")]
+
+
+def mantel_table(matrices: Mapping[str, pd.DataFrame], pairs: Sequence[tuple[str, str]], *, n_perm: int, seed: int,
+                 references: Sequence[str] = REFERENCES) -> pd.DataFrame:
     """One row per pair and method: a, b, method, r, p, whether p is exact, its floor, the test's
-    family and its BH q-value in that family, the relabellings used, n_models (the models both name)."""
+    family (:func:`test_family` over ``references``) and its BH q-value in that family, the
+    relabellings used, n_models (the models both name)."""
     rows = []
     for a, b in pairs:
         models = [m for m in matrices[a].index if m in matrices[b].index]
@@ -110,7 +137,7 @@ def mantel_table(matrices: Mapping[str, pd.DataFrame], pairs: Sequence[tuple[str
                                         what=f"Mantel {method} of {a} and {b}")
             relabellings = math.factorial(len(models)) if exact else n_perm
             rows.append({"a": a, "b": b, "method": method, "r": r, "p": p, "p_exact": exact, "p_floor": floor,
-                         "family": test_family(a, b, method, REFERENCES), "relabellings": relabellings,
+                         "family": test_family(a, b, method, references), "relabellings": relabellings,
                          "n_models": len(models)})
     table = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "q"])
     table["q"] = np.nan
@@ -122,7 +149,9 @@ def mantel_table(matrices: Mapping[str, pd.DataFrame], pairs: Sequence[tuple[str
 @STATISTICS.register(
     "mantel",
     reads={"agreement": "agreement/same_class_counts", "error_consistency": "agreement/error_consistency",
-           "cka": "cka", "means": "mean", "distances": "distance"},
+           "cka": "cka", "debiased_cka": "representation/debiased_cka", "procrustes": "representation/procrustes",
+           "mutual_knn": "representation/mutual_knn", "means": "mean", "distances": "distance"},
+    optional={"complexity": "complexity/differences"},
     writes={"mantel": "mantel"},
     report={"mantel": "Mantel tests"},
     settings=["permutations", "seed"],
@@ -134,10 +163,16 @@ def mantel_tests(
     inputs: Mapping[str, str | Sequence[str]], tables: Mapping[str, str], *, explanations: list[str],
     permutations: int, seed: int,
 ) -> None:
-    """Every pair of :func:`pairs_to_test` over the references and each explanation's mean and distance."""
-    matrices = {name: read_matrix(inputs[name]) for name in REFERENCES}
+    """Every pair of :func:`pairs_to_test` over the references (and the representation references)
+    and each explanation's mean and distance, and the :func:`confound_pairs` of the complexity
+    differences where the complexity statistic runs."""
+    references = (*REFERENCES, *REPRESENTATIONS)
+    matrices = {name: read_matrix(inputs[name]) for name in references}
     for key, mean, dist in zip(explanations, inputs["means"], inputs["distances"]):
         matrices[f"{key}/mean"], matrices[f"{key}/distance"] = read_matrix(mean), read_matrix(dist)
-    pairs = pairs_to_test(REFERENCES, [tuple(key.split("/")) for key in explanations])
-    table = mantel_table(matrices, pairs, n_perm=permutations, seed=seed)
+    found = confounds(pd.read_csv(inputs["complexity"])) if "complexity" in inputs else {}
+    matrices.update({name: m for name, (_, m) in found.items()})
+    keys = [tuple(key.split("/")) for key in explanations]
+    pairs = pairs_to_test(references, keys) + confound_pairs({n: of for n, (of, _) in found.items()}, keys)
+    table = mantel_table(matrices, pairs, n_perm=permutations, seed=seed, references=(*references, *found))
     write_csv(table, tables["mantel"], index=False, float_format="%.6g")
