@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import make_imagefolder
-from test_workflow import REPO, SNAKEMAKE, STATISTICS_OF_SIMILARITY, TINY, job_counts, snakemake
+from test_workflow import REPO, SNAKEMAKE, STATISTICS_OF_MAPS, STATISTICS_OF_SIMILARITY, TINY, job_counts, snakemake
 
 from xaisim.workflow import code_hash, stage_sources
 
@@ -20,7 +20,7 @@ from xaisim.workflow import code_hash, stage_sources
 FIGURES_OF_SIMILARITY = {"cluster": 14, "histograms": 7, "outcomes": 1, "summary": 1, "all": 1, **STATISTICS_OF_SIMILARITY}
 AGGREGATION = {"explanation_grids": 1, "similarity_gradcam": 1, "similarity_ig": 1,
                "similarity_kernelshap": 1, "similarity_gradsim": 1, "identical_class": 1,
-               "plot_gradient_similarity": 1, "agreement": 1, "sanity": 1, **FIGURES_OF_SIMILARITY}
+               "plot_gradient_similarity": 1, "agreement": 1, **STATISTICS_OF_MAPS, **FIGURES_OF_SIMILARITY}
 SIMILARITY_JOBS = {"similarity_gradcam": 1, "similarity_ig": 1, "similarity_kernelshap": 1, "similarity_gradsim": 1}
 
 
@@ -156,7 +156,7 @@ def test_a_changed_logic_line_reruns_that_stage_and_downstream_only(run, workflo
     line = next(line for line in ig.read_text().splitlines() if "return" in line and "def" not in line)
     edit = ("xaisim/explain/integrated_gradients.py", line, line + " * 1.0")
     assert copy_dry_run(workflow_copy, run, edit) == {"explain": 2, "explanation_grids": 1, "similarity_ig": 1, "cluster": 4,
-                                                       "histograms": 2, "outcomes": 1, "summary": 1, "all": 1, "sanity": 1,
+                                                       "histograms": 2, "outcomes": 1, "summary": 1, "all": 1, **STATISTICS_OF_MAPS,
                                                        **STATISTICS_OF_SIMILARITY}
 
 
