@@ -59,8 +59,11 @@ def fit(
     label_smoothing: float = 0.0,
     device: torch.device,
     amp: bool = False,
+    name: str = "model",
 ) -> dict[str, Any]:
-    """Train ``model`` in place; return per-epoch loss and validation accuracy."""
+    """Train ``model`` in place; return per-epoch loss and validation accuracy. A loss that becomes
+    NaN or infinite stops the job with an error naming ``name`` and the epoch: such a model would
+    otherwise be saved, explained (all-zero gradients) and compared as if it were trained."""
     model.to(device)
     opt = create_optimizer_v2(model, opt=optimizer, lr=lr, weight_decay=weight_decay)
     sched = _scheduler(schedule, opt, lr, epochs * len(train_loader))
@@ -81,6 +84,10 @@ def fit(
             scaler.step(opt)
             scaler.update()
             sched.step()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"model {name!r}: the training loss became {loss.item()} in epoch {epoch + 1}; "
+                    "lower its train.lr (or the config's train.lr), or check the data")
             total += loss.item() * len(y)
             count += len(y)
         history["train_loss"].append(total / count)
@@ -163,6 +170,7 @@ def train_model(
         label_smoothing=train["label_smoothing"],
         device=device,
         amp=amp,
+        name=spec.get("name", spec["arch"]),
     )
     metrics.update(arch=spec["arch"], num_classes=classes, head="trained", input_size=list(cfg["input_size"]))
     models.save_trained(model, weights_path, head="trained")

@@ -173,13 +173,16 @@ def explanation_grids(
     frame = prediction_frame(subset, preds)
     write_csv(chosen.merge(subset, on="image_id"), out["selection"], index=False)
     files = _explanations(maps)
+    if not methods:
+        log.warning("explanation grids: no method of this study gives maps (only example-based ones); "
+                    "the grid figures say so")
     colours = [family_colour(families[m]) for m in models]
     for category in categories:
         ids = list(chosen.loc[chosen["category"] == category, "image_id"])
         title = f"Explanations, {category} images"
         grid_path, deeper_path = out["grids"][category], out["deeper"][category]
-        if not ids:
-            reason = f"no explained image is {category.replace('-', ' ')}"
+        if not ids or not methods:
+            reason = f"no explained image is {category.replace('-', ' ')}" if methods else "no method of this study gives maps"
             plots.message(reason, title, grid_path, figures["formats"])
             plots.message(reason, f"Deeper explanations, {category} image", deeper_path, figures["formats"])
             continue

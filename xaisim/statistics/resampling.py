@@ -34,7 +34,7 @@ def resampling(
         f = ArrayFile(path)
         sims, models = f.read("similarity"), f.meta["models"]
         s, v = image_count_influence(sims, models, image_counts, repetitions, seed)
-        b = cluster_stability(sims, models, n_boot=bootstrap, settings=cluster, seed=seed)
+        b = cluster_stability(sims, models, n_boot=bootstrap, settings=cluster, seed=seed, label=key)
         for table, found in ((s, sums), (v, cells), (b, stability)):
             found.append(table.assign(method=method, metric=metric)[["method", "metric", *table.columns]])
     write_csv(pd.concat(sums, ignore_index=True), tables["image_count"], index=False, float_format="%.8g")

@@ -4,7 +4,9 @@ Each bootstrap draws the N explained images with replacement, recomputes the dis
 the per-image similarities, clusters it (the dendrogram cut into k clusters, the best community partition) with
 :mod:`xaisim.cluster` and compares it to the full-data clustering with scikit-learn's
 adjusted Rand index (1: the same partition, about 0: chance). A bootstrap whose distance matrix is
-not finite is counted and left out.
+not finite is counted and left out. Models whose full-data distances are not finite (all-zero maps,
+a method that does not explain them) are left out, most non-finite cells first, with a warning;
+with fewer than two models left the table is empty, with a warning, and the study goes on.
 """
 
 from __future__ import annotations
@@ -23,7 +25,19 @@ from xaisim.statistics.matrix import distance
 COLUMNS = ["bootstrap", "ari_dendrogram", "ari_communities", "clusters_dendrogram", "communities"]
 
 
-def cluster_stability(sims: np.ndarray, models: Sequence[str], *, n_boot: int, settings: dict[str, Any], seed: int) -> pd.DataFrame:
+def finite_models(dist: np.ndarray) -> list[int]:
+    """Indices of the models kept when those with non-finite distances are dropped, worst first."""
+    keep = list(range(len(dist)))
+    while keep:
+        bad = (~np.isfinite(dist[np.ix_(keep, keep)])).sum(1)
+        if not bad.any():
+            break
+        keep.pop(int(bad.argmax()))
+    return keep
+
+
+def cluster_stability(sims: np.ndarray, models: Sequence[str], *, n_boot: int, settings: dict[str, Any], seed: int,
+                      label: str = "") -> pd.DataFrame:
     """One row per bootstrap: ARI of the dendrogram cut and of the best community partition to the
     full-data ones. ``settings`` is the config's ``cluster`` section.
 
@@ -31,7 +45,15 @@ def cluster_stability(sims: np.ndarray, models: Sequence[str], *, n_boot: int, s
     every bootstrap, so the ARI measures the data's stability, not the tuning's. The community
     partition compared is the best one at that resolution, whether or not it beats its null (see
     ``clusters.csv`` for that)."""
-    names = list(models)
+    keep = finite_models(distance(sims))
+    if len(keep) < len(models):
+        log.warning("cluster stability of %s: %s left out (non-finite distances, e.g. all-zero maps)",
+                    label, ", ".join(m for i, m in enumerate(models) if i not in keep))
+    if len(keep) < 2:
+        log.warning("cluster stability of %s: %d model(s) with finite distances; it needs 2, so its table is empty",
+                    label, len(keep))
+        return pd.DataFrame(columns=COLUMNS)
+    sims, names = sims[:, keep][:, :, keep], [models[i] for i in keep]
     k = cluster.cut_k(settings, len(names))
 
     def frame(s: np.ndarray) -> pd.DataFrame:
