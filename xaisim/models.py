@@ -17,10 +17,12 @@ pretrained classifier (``train: {epochs: 0}``) reloads with its own classes (e.g
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
+import logging
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import timm
 import torch
@@ -71,19 +73,63 @@ def create(spec: dict[str, Any], num_classes: int | None, pretrained: bool | Non
         if not path.is_file():
             raise FileNotFoundError(f"pretrained_file {path} of {spec['arch']} does not exist")
         kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
     try:
-        if num_classes is not None:
-            kwargs["num_classes"] = num_classes
-        return timm.create_model(spec["arch"], pretrained=use_weights, **kwargs)
+        with _load_report() as report:
+            model = timm.create_model(spec["arch"], pretrained=use_weights, **kwargs)
     except (OSError, RuntimeError, ValueError, SafetensorError) as err:
         if not use_weights:
             raise
-        source = spec.get("pretrained_file") or "the hub"
+        detail = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())[:600]
+        hint = ("" if spec.get("pretrained_file") else
+                "; offline, set `pretrained_file` to a local weights file or `pretrained: false`")
+        where = f"pretrained_file {spec['pretrained_file']}" if spec.get("pretrained_file") else "the hub"
         raise RuntimeError(
-            f"cannot load pretrained weights of {spec['arch']} from {source} ({type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else ''}); offline, set `pretrained_file` to a local "
-            "weights file or `pretrained: false`"
+            f"cannot load pretrained weights of {spec['arch']} from {where} ({type(err).__name__}: {detail}){hint}"
         ) from err
+    if use_weights:
+        _check_loaded(model, spec, report, head_trained=num_classes is not None)
+    return model
+
+
+@contextlib.contextmanager
+def _load_report() -> Iterator[dict[str, list[str]]]:
+    """The keys timm's weight loader reports missing or unexpected (it logs them and goes on)."""
+    found: dict[str, list[str]] = {"missing": [], "unexpected": []}
+
+    class Keys(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            for kind, start in (("missing", "Missing keys ("), ("unexpected", "Unexpected keys (")):
+                if text.startswith(start):
+                    found[kind] += text[len(start):text.index(")")].split(", ")
+
+    logger, handler = logging.getLogger("timm.models._builder"), Keys(logging.INFO)
+    level = logger.level
+    logger.setLevel(min(level or logging.INFO, logging.INFO))
+    logger.addHandler(handler)
+    try:
+        yield found
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _check_loaded(model: nn.Module, spec: dict[str, Any], report: dict[str, list[str]], *, head_trained: bool) -> None:
+    """Weights that leave layers at random init fail, naming the keys: only a classifier head that
+    training replaces may be missing."""
+    heads = getattr(model, "pretrained_cfg", {}).get("classifier") or ()
+    heads = (heads,) if isinstance(heads, str) else tuple(heads)
+    missing = [k for k in report["missing"] if not (head_trained and k.rsplit(".", 1)[0] in heads)]
+    if missing or report["unexpected"]:
+        source = spec.get("pretrained_file") or "the hub"
+        parts = [f"{len(keys)} {kind} key(s) ({', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''})"
+                 for kind, keys in (("missing", missing), ("unexpected", report["unexpected"])) if keys]
+        why = ("" if head_trained else "; with train.epochs 0 the head is not trained, so it must come from the file"
+               " (drop kwargs.num_classes)")
+        raise RuntimeError(f"weights in {source} do not fit {spec['arch']}: {' and '.join(parts)}{why}; "
+                           "give weights of this architecture")
 
 
 def data_config(model: nn.Module, spec: dict[str, Any], image_size: int) -> dict[str, Any]:
