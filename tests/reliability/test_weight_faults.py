@@ -43,3 +43,22 @@ def test_a_kept_head_must_come_from_the_file(tmp_path):
         models.create(spec, num_classes=None)
     kept = models.create({"arch": "resnet10t", "pretrained_file": path}, num_classes=None)
     assert kept.num_classes == 1000
+
+
+class _Planted:
+    """A pickle that would create ``marker`` when unpickled."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pth_whose_pickle_would_run_code_is_refused_without_running_it(tmp_path):
+    marker, path = tmp_path / "ran", tmp_path / "w.pth"
+    torch.save({"conv1.weight": _Planted(marker)}, path)
+    with pytest.raises(RuntimeError, match=r"cannot load pretrained weights of resnet10t from pretrained_file .*w\.pth "
+                                           r"\(RuntimeError: weights_only=True blocked loading.*io\.open"):
+        models.create({"arch": "resnet10t", "pretrained_file": str(path)}, num_classes=3)
+    assert not marker.exists()
