@@ -147,3 +147,16 @@ def test_relative_links_point_at_files():
 
 if __name__ == "__main__":
     write_reference()
+
+
+def test_every_test_the_fault_table_names_exists():
+    text = (REPO / "docs" / "faults.md").read_text()
+    missing = []
+    for cell in re.findall(r"^\|[^|]*\|[^|]*\| (.+) \|$", text, re.M)[1:]:
+        current = None
+        for ref in re.findall(r"`([^`]+)`", cell):
+            path, _, name = ref.partition("::")
+            current = REPO / "tests" / path if path else current
+            if not current.is_file() or (name and not re.search(rf"^def {name}\(", current.read_text(), re.M)):
+                missing.append(ref)
+    assert not missing, f"docs/faults.md names tests that do not exist: {missing}"
