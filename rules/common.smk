@@ -78,6 +78,11 @@ def code(script, *keys):
     return CODE_HASHES(script, *keys)
 
 
+# MiB a torch job holds beside its explain.memory_mb: the interpreter, torch, timm and captum
+# (measured: 1.0-1.5 GB RSS before the first forward on CPU)
+JOB_OVERHEAD_MB = 2000
+
+
 def resources(rule, gpu=False, **defaults):
     """Snakemake resources of a rule: built-in defaults, overridden by config `resources.<rule>`.
 

@@ -24,12 +24,15 @@ rule explain:
         **resources(
             "explain",
             gpu=True,
-            mem_mb=method_resource(maps=8000, examples=4000),
+            mem_mb=method_resource(
+                maps=config["explain"]["memory_mb"] + JOB_OVERHEAD_MB, examples=4000
+            ),
             runtime=method_resource(maps=120, examples=60),
             batch_size=config["explain"]["batch_size"],
             num_workers=config["explain"]["num_workers"],
             eval_batch_size=config["explain"]["eval_batch_size"],
             memory_mb=config["explain"]["gradient_memory_mb"],
+            eval_memory_mb=config["explain"]["memory_mb"],
             device=config["device"],
         ),
     params:

@@ -11,4 +11,5 @@ explain_model(
     num_workers=r.num_workers,
     evals=r.eval_batch_size,
     memory_mb=r.memory_mb,
+    eval_memory_mb=r.eval_memory_mb,
 )

@@ -8,5 +8,6 @@ name = snakemake.rule
 run, torch = load(name), STATISTICS.info(name).get("torch", False)
 device = job.start(snakemake, torch=torch)
 params = {k: v for k, v in snakemake.params.items() if k != "code"}
-knobs = {"device": device, "evals": snakemake.resources.eval_batch_size} if torch else {}
+r = snakemake.resources
+knobs = {"device": device, "evals": r.eval_batch_size, "memory_mb": r.eval_memory_mb} if torch else {}
 run(dict(snakemake.input.items()), dict(snakemake.output.items()), **params, **knobs)

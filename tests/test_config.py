@@ -45,6 +45,9 @@ def test_shipped_configs_are_valid(repo, schema, name):
         (lambda c: c["train"].update(label_smoothing=float("nan")), r"config train.label_smoothing: nan is not a finite number"),
         (lambda c: c["train"].update(augment={"hflip": float("nan")}), r"config train.augment.hflip: nan is not a finite"),
         (lambda c: c["metrics"][1]["params"].update(sigma=float("inf")), r"config metrics\[1\].params.sigma: inf is not a finite"),
+        (lambda c: c["explain"].update(memory_mb=0), r"config explain.memory_mb: 0 is less than or equal to the minimum of 0"),
+        (lambda c: c["explain"].update(memory_mb="lots"), r"config explain.memory_mb: 'lots' is not of type 'number'"),
+        (lambda c: c["explain"].update(eval_batch_size="max"), r"config explain.eval_batch_size: 'max' is not valid"),
     ],
 )
 def test_schema_errors_are_one_line_and_name_the_field(tiny, schema, edit, message):

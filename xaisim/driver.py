@@ -37,7 +37,7 @@ from tqdm import tqdm
 from xaisim.contract import Needs, Unsupported, require
 from xaisim.examples import EXAMPLE_METHODS, Examples, ReferencePool
 from xaisim.explain import METHODS, Explanation
-from xaisim.explain.batching import Budget, concat
+from xaisim.explain.batching import Budget, auto_evals, concat
 from xaisim.registry import Registry
 from xaisim.runtime import log_start_cost
 
@@ -99,15 +99,23 @@ def load(
 class MapExplainer:
     """``explainer(model, inputs, targets)`` -> :class:`Explanation` (detached, float32 maps) of a
     registered map method with ``params``: the gradients check, AMP for forward-only methods
-    (``amp`` on CUDA) and the :class:`Budget` of ``images`` per call and ``evals`` per forward pass."""
+    (``amp`` on CUDA) and the :class:`Budget` of ``images`` per call and ``evals`` per forward pass;
+    ``evals="auto"`` sizes both to ``memory_mb`` on the first call (:func:`auto_evals`)."""
 
-    def __init__(self, key: str, params: dict[str, Any], *, images: int, evals: int, amp: bool = False) -> None:
-        self.key, self.params, self.amp = key, params, amp
+    def __init__(self, key: str, params: dict[str, Any], *, images: int, evals: int | str, amp: bool = False,
+                 memory_mb: float | None = None) -> None:
+        self.key, self.params, self.amp, self.memory_mb = key, params, amp, memory_mb
         self.fn, self.needs = METHODS.get(key), METHODS.info(key)["needs"]
-        self.budget = Budget(images, evals)
+        self.images, self.budget = images, None if evals == "auto" else Budget(images, int(evals))
 
     def __call__(self, model: nn.Module, inputs: Tensor, targets: Tensor) -> Explanation:
         require(self.needs, model, self.key)
+        if self.budget is None:
+            if self.memory_mb is None:
+                raise ValueError("eval_batch_size auto needs explain.memory_mb")
+            evals = auto_evals(model, inputs, self.memory_mb)
+            self.budget = Budget(min(self.images, evals), evals)
+            log.info("memory budget %g MiB: %d evaluation(s) per forward pass", self.memory_mb, evals)
         use_amp = self.amp and inputs.device.type == "cuda" and not self.needs.gradients
 
         def call(x: Tensor, t: Tensor, evals: int) -> Explanation:
@@ -141,8 +149,9 @@ def map_counts(maps: np.ndarray) -> dict[str, int]:
 
 
 def _maps_file(e: Explained, key: str, params: dict[str, Any], device: torch.device, *, batch_size: int,
-               num_workers: int, evals: int, amp: bool, dtype: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    explainer = MapExplainer(key, params, images=batch_size, evals=evals, amp=amp)
+               num_workers: int, evals: int | str, eval_memory_mb: float | None, amp: bool,
+               dtype: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    explainer = MapExplainer(key, params, images=batch_size, evals=evals, amp=amp, memory_mb=eval_memory_mb)
     maps, extras = explain_maps(explainer, e.model, e.loader(e.rows, batch_size, num_workers), e.targets, device)
     counts = map_counts(maps)
     if counts["nonfinite"]:
@@ -196,8 +205,9 @@ def explain_model(
     seed: int,
     device: torch.device,
     out_path: str,
-    evals: int,
+    evals: int | str,
     memory_mb: float,
+    eval_memory_mb: float | None = None,
     num_workers: int = 0,
     on_unsupported: Literal["skip", "fail"] = "skip",
     dtype: str = "float32",
@@ -206,7 +216,8 @@ def explain_model(
     """Explain the subset with one model and method (map or example-based); write its file.
 
     The budget: ``evals``, the most model evaluations per forward pass (map methods that declare
-    ``Needs(evals=True)``), ``memory_mb``, the buffers of example-based methods, and ``batch_size``
+    ``Needs(evals=True)``; ``"auto"``: sized to ``eval_memory_mb``, :func:`auto_evals`), ``memory_mb``,
+    the buffers of example-based methods, and ``batch_size``
     and ``num_workers`` of the image loaders: performance knobs, never params. ``dtype`` and
     ``amp`` apply to map methods."""
     from xaisim.io import save_arrays
@@ -221,7 +232,7 @@ def explain_model(
     try:
         if reg is METHODS:
             arrays, more = _maps_file(e, method, params, device, batch_size=batch_size, num_workers=num_workers,
-                                      evals=evals, amp=amp, dtype=dtype)
+                                      evals=evals, eval_memory_mb=eval_memory_mb, amp=amp, dtype=dtype)
         else:
             arrays, more = _examples_file(e, method, params, device, spec, weights, f"method {method_name!r} (model {model_name!r})",
                                           batch_size=batch_size, num_workers=num_workers, memory_mb=memory_mb, seed=seed)

@@ -160,16 +160,18 @@ def statistic_code(name):
 
 
 def statistic_resources(name):
+    """A statistic's resources; a torch statistic's device and evaluation budget are performance
+    knobs (resources, not params), its mem_mb follows explain.memory_mb."""
     d = STATISTICS[name]
-    knobs = (
-        {}
-    )  # a torch statistic's device and evaluation budget (performance knobs, not params)
+    own = dict(d["resources"])
     if d["torch"]:
-        knobs = {
-            "device": config["device"],
-            "eval_batch_size": config["explain"]["eval_batch_size"],
-        }
-    return resources(name, gpu=d["gpu"], **d["resources"], **knobs)
+        own.update(
+            device=config["device"],
+            eval_batch_size=config["explain"]["eval_batch_size"],
+            eval_memory_mb=config["explain"]["memory_mb"],
+            mem_mb=config["explain"]["memory_mb"] + JOB_OVERHEAD_MB,
+        )
+    return resources(name, gpu=d["gpu"], **own)
 
 
 def statistics_tables():

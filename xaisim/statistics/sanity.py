@@ -96,12 +96,14 @@ def mprt(
 
 def sanity_table(
     models: dict[str, dict[str, Any]], methods: dict[str, dict[str, Any]], *, index_path: str, subset_path: str,
-    image_size: int, images: int, depths: Sequence[float], seed: int, evals: int, device: torch.device,
+    image_size: int, images: int, depths: Sequence[float], seed: int, evals: int | str, device: torch.device,
+    memory_mb: float | None = None,
 ) -> pd.DataFrame:
     """MPRT rows of every method and model, the first ``images`` explained images for the predicted class.
 
     ``models``: name -> {spec, weights, predictions}; ``methods``: name -> {method (registered key),
-    params (model name -> the method's params for that model)}; ``evals``: the evaluation budget.
+    params (model name -> the method's params for that model)}; ``evals``: the evaluation budget
+    (``"auto"``: sized to ``memory_mb``).
     Each model is loaded once (:func:`xaisim.driver.load`) and explained as the explain stage does
     (:class:`xaisim.driver.MapExplainer`)."""
     from xaisim.driver import MapExplainer, load
@@ -113,7 +115,8 @@ def sanity_table(
         subset = e.rows.head(images)
         x, targets = e.images(subset, len(subset), device), e.targets[: len(subset)].to(device)
         for method, m in methods.items():
-            explainer = MapExplainer(m["method"], m["params"][name], images=len(subset), evals=evals)
+            explainer = MapExplainer(m["method"], m["params"][name], images=len(subset), evals=evals,
+                                     memory_mb=memory_mb)
             rows = mprt(e.model, x, targets, lambda *args, ex=explainer: ex(*args).maps, depths, seed)
             out += [{"method": method, "model": name, **r} for r in rows]
     return pd.DataFrame(out, columns=["method", *COLUMNS])
@@ -135,11 +138,13 @@ def sanity_table(
 )
 def sanity(
     inputs: Mapping[str, Any], tables: Mapping[str, str], *, specs: dict[str, Any], map_methods: dict[str, dict[str, Any]],
-    image_size: int, images: int, depths: Sequence[float], seed: int, evals: int, device: torch.device,
+    image_size: int, images: int, depths: Sequence[float], seed: int, evals: int | str, device: torch.device,
+    memory_mb: float | None = None,
 ) -> None:
-    """:func:`sanity_table` of every map method and model; ``evals``: the evaluation budget."""
+    """:func:`sanity_table` of every map method and model; ``evals``, ``memory_mb``: the evaluation budget."""
     models = {m: {"spec": specs[m], "weights": w, "predictions": p}
               for m, w, p in zip(specs, inputs["weights"], inputs["predictions"])}
     table = sanity_table(models, map_methods, index_path=inputs["index"], subset_path=inputs["subset"],
-                         image_size=image_size, images=images, depths=depths, seed=seed, evals=evals, device=device)
+                         image_size=image_size, images=images, depths=depths, seed=seed, evals=evals, device=device,
+                         memory_mb=memory_mb)
     write_csv(table, tables["sanity"], index=False, float_format="%.6g")
