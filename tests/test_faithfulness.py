@@ -109,3 +109,12 @@ def test_the_sign_flip_test_is_exact_for_few_images_and_monte_carlo_above():
     mc = better_than_random(np.linspace(0.1, 1, 20), seed=0)
     assert mc["test"].startswith("Monte-Carlo") and mc["min_p"] == pytest.approx(1e-4)
     assert np.isnan(better_than_random(np.array([1.0]), seed=0)["p"])
+
+
+def test_the_trust_section_counts_the_models_better_than_random():
+    from xaisim.summary import trust_section
+
+    table = pd.DataFrame({"method": ["ig", "ig", "gc"], "model": ["a", "b", "a"], "images": [8, 8, 8],
+                          "counted": [8, 6, 0], "deletion_p": [0.01, 0.2, np.nan], "insertion_p": [0.01, 0.03, np.nan]})
+    text = "\n".join(trust_section({"faithfulness": table}))
+    assert "| ig | 2 | 2 | 1 of 2 | 2 of 2 |" in text and "| gc | 1 | 8 | 0 of 0 | 0 of 0 |" in text
