@@ -311,3 +311,21 @@ def faithfulness_figure(data: StageTables, method: str, path: str) -> None:
     axes[1].legend(fontsize="small")
     fig.suptitle(f"{method}: deletion and insertion curves (Petsiuk et al. 2018)")
     save(fig, path, data.formats)
+
+
+@FIGURES.register("random_logit")
+def random_logit_figure(data: StageTables, item: str, path: str) -> None:
+    """Spearman and cosine similarity of the map for the explained class and for a random other class,
+    model x map method (near 1: the method ignores the class)."""
+    t = data.csv("random_logit")
+    t = t[t["spearman"].notna() | t["cosine"].notna()] if len(t) else t
+    if t.empty:
+        message("no model could be explained for another class", "random-logit check", path, data.formats)
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * t["method"].nunique() + 3), layout="constrained")
+    for ax, key in zip(axes, ("spearman", "cosine")):
+        grid = t.pivot(index="method", columns="model", values=key).reindex(columns=[m for m in data.models if m in set(t["model"])])
+        sns.heatmap(grid, ax=ax, vmin=-1, vmax=1, cmap="RdBu_r", annot=True, fmt=".2f", cbar=key == "cosine")
+        ax.set_title(f"{key}: explained class vs a random other class")
+    fig.suptitle("Random-logit check (Sixt et al. 2020): near 1, the method ignores the class")
+    save(fig, path, data.formats)
