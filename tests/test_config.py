@@ -35,6 +35,8 @@ def test_shipped_configs_are_valid(repo, schema, name):
         (lambda c: c.update(figures={"formats": ["gif"]}), r"config figures.formats\[0\]: 'gif' is not one of"),
         (lambda c: c.update(statistics={"permutations": 0}), r"config statistics.permutations: 0 is less than the minimum of 1"),
         (lambda c: c.update(statistics={"sanity": {"depths": [0.5, 1.5]}}), r"config statistics.sanity.depths\[1\]: 1.5 is greater"),
+        (lambda c: c.update(statistics={"faithfulness": {"steps": 1}}), r"config statistics.faithfulness.steps: 1 is less than the minimum of 2"),
+        (lambda c: c.update(statistics={"faithfulness": {"baseline": "mean"}}), r"config statistics.faithfulness.baseline: 'mean' is not one of"),
         (lambda c: c["models"][0].update(seeds=[1, 1]), r"config models\[0\].seeds: \[1, 1\] has non-unique elements"),
         (lambda c: c["models"][0].update(family="rnn"), r"config models\[0\].family: 'rnn' is not one of \['cnn', 'transformer'"),
         (lambda c: c["train"].update(lr=float("inf")), r"config train.lr: inf is not a finite number"),
@@ -79,6 +81,7 @@ def test_schema_errors_are_one_line_and_name_the_field(tiny, schema, edit, messa
         (lambda c: c.update(cluster={"k": 2}), r"cluster.k: 2 clusters need more than 2 models; lower it below 2 or use auto"),
         (lambda c: c.update(cluster={"neighbours": 3}), r"cluster.neighbours: 3 neighbours need more than 2 models"),
         (lambda c: c.update(statistics={"sanity": {"images": 11}}), r"statistics.sanity.images: 11 exceeds data.explain_images=10"),
+        (lambda c: c.update(statistics={"faithfulness": {"images": 11}}), r"statistics.faithfulness.images: 11 exceeds data.explain_images=10"),
         (lambda c: c.update(statistics={"image_counts": [4, 10]}), r"statistics.image_counts: \[10\] not below data.explain_images=10"),
     ],
 )
@@ -109,6 +112,7 @@ def test_statistics_defaults_follow_the_explained_images(tiny):
     tiny["data"]["explain_images"] = 3
     small = statistics_settings(tiny)
     assert small["image_counts"] == [2] and small["sanity"]["images"] == 3
+    assert statistics_settings(tiny)["faithfulness"]["images"] == 3
 
 
 def test_resolve_says_what_each_method_needs(tiny, schema):

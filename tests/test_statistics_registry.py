@@ -41,7 +41,7 @@ def _setting(key):
 
 def test_every_statistic_declares_settings_figures_and_captions_that_exist():
     found = declarations()
-    assert set(found) == {"agreement", "complexity", "mantel", "family_separation", "resampling", "sanity"}
+    assert set(found) == {"agreement", "complexity", "faithfulness", "mantel", "family_separation", "random_logit", "resampling", "sanity"}
     for name, d in found.items():
         assert (REPO / d["source"]).is_file()
         for key in d["settings"] + ([d["enabled"]] if d["enabled"] else []):

@@ -31,7 +31,7 @@ def snakemake(workdir: Path, *args: str, configfile: Path = REPO / "configs" / "
 # the statistics jobs downstream of any similarity output (one job each for all matrices)
 STATISTICS_OF_SIMILARITY = {"mantel": 1, "family_separation": 1, "resampling": 1, "statistics_figures": 1}
 # jobs that read every map and so rerun whenever one method's maps change
-STATISTICS_OF_MAPS = {"sanity": 1, "complexity": 1}
+STATISTICS_OF_MAPS = {"sanity": 1, "complexity": 1, "faithfulness": 1, "random_logit": 1}
 
 
 def job_counts(output: str) -> dict[str, int]:

@@ -116,10 +116,10 @@ def expand_replicates(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
     """The schema-filled ``statistics`` section with the defaults and checks that depend on the data:
-    ``image_counts``, ``sanity.images`` and ``representation.neighbours`` against the explained
+    ``image_counts``, ``sanity.images``, ``faithfulness.images``, ``random_logit.images`` and ``representation.neighbours`` against the explained
     images ``data.explain_images`` = N.
 
-    Defaults: counts N/4, N/2, 3N/4 (at least 2, distinct); sanity images min(4, N); mutual-kNN
+    Defaults: counts N/4, N/2, 3N/4 (at least 2, distinct); sanity images min(4, N); faithfulness and random-logit images min(8, N); mutual-kNN
     ``representation.neighbours`` min(10, N - 1) (at most N - 1); every other default is the schema's. Cheap (no torch): the workflow calls it at every parse."""
     stats = dict(config.get("statistics", {}))
     n = config["data"]["explain_images"]
@@ -136,6 +136,14 @@ def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
             f"config statistics.sanity.images: {sanity['images']} exceeds data.explain_images={n}; lower it"
         )
     sanity.setdefault("images", min(4, n))
+    checks = {}
+    for key in ("faithfulness", "random_logit"):
+        checks[key] = dict(stats.get(key, {}))
+        if checks[key].get("images", 0) > n:
+            raise ConfigError(
+                f"config statistics.{key}.images: {checks[key]['images']} exceeds data.explain_images={n}; lower it"
+            )
+        checks[key].setdefault("images", min(8, n))
     representation = dict(stats.get("representation", {}))
     if representation.get("neighbours", 1) > n - 1:
         raise ConfigError(
@@ -143,7 +151,7 @@ def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
             f"data.explain_images - 1 = {n - 1} other images an image has; lower it"
         )
     representation.setdefault("neighbours", min(10, n - 1))
-    return {**stats, "image_counts": counts, "sanity": sanity, "representation": representation}
+    return {**stats, "image_counts": counts, "sanity": sanity, **checks, "representation": representation}
 
 
 def _check_method_params(config: dict[str, Any]) -> None:

@@ -145,8 +145,35 @@ def _complexity_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
             _table(pd.DataFrame(rows)), ""]
 
 
+def _faithfulness_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Per map method: of how many models the maps beat a random order on deletion and on insertion."""
+    if "faithfulness" not in tables:
+        return []
+    rows = []
+    for method, g in tables["faithfulness"].groupby("method", sort=False):
+        row = {"method": method, "models": len(g), "not counted": int((g["images"] - g["counted"]).sum())}
+        for curve in ("deletion", "insertion"):
+            row[f"{curve} better than random (p < 0.05)"] = f"{int((g[f'{curve}_p'] < 0.05).sum())} of {int(g[f'{curve}_p'].notna().sum())}"
+        rows.append(row)
+    return ["Faithfulness (`statistics/faithfulness.csv`; deletion and insertion AUC against a random order, "
+            "one-sided sign-flip test over images, smallest attainable p in `min_p`): a method whose maps are "
+            "not better than random says little about its model, and its similarities little about the models.", "",
+            _table(pd.DataFrame(rows)), ""]
+
+
+def _random_logit_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Per map method: the range of the models' random-logit similarity (Spearman)."""
+    if "random_logit" not in tables:
+        return []
+    rows = [{"method": method, "models": int(g["spearman"].notna().sum()),
+             "Spearman, explained vs random class (model means)": f"{g['spearman'].min():.3g} to {g['spearman'].max():.3g}"}
+            for method, g in tables["random_logit"].groupby("method", sort=False)]
+    return ["Random-logit check (`statistics/random_logit.csv`, Sixt et al. 2020): near 1, a method's maps do not "
+            "depend on the class they explain.", "", _table(pd.DataFrame(rows)), ""]
+
+
 # the parts of the trust section, each fn(tables) -> markdown lines ([] when its tables are absent)
-TRUST = [_complexity_trust]
+TRUST = [_faithfulness_trust, _random_logit_trust, _complexity_trust]
 
 
 def trust_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -219,7 +246,7 @@ def write_summary(
     statistics: dict[str, str], out_path: str,
 ) -> None:
     """``statistics``: paths of mantel, family_separation and noise_floor (results/statistics/) and of
-    the trust section's tables where they are written (complexity)."""
+    the trust section's tables where they are written (faithfulness, random_logit, complexity)."""
     clusters = {
         key: (pd.read_csv(table), json.loads(Path(info).read_text())) for key, (table, info) in cluster_paths.items()
     }

@@ -200,6 +200,6 @@ def trust_tables():
     """The tables of the summary's trust section that running statistics write, by name."""
     return {
         table: statistic_table(table)
-        for table in ("complexity",)
+        for table in ("faithfulness", "random_logit", "complexity")
         if table in statistics_tables()
     }

@@ -289,3 +289,43 @@ def complexity_figure(data: StageTables, item: str, path: str) -> None:
             ax.tick_params(axis="x", rotation=45)
     fig.suptitle("Complexity of the maps: do models differ in how sparse their maps are?")
     save(fig, path, data.formats)
+
+
+@FIGURES.register("faithfulness")
+def faithfulness_figure(data: StageTables, method: str, path: str) -> None:
+    """Per map method: each model's mean deletion and insertion curve, the map's order (solid) against
+    a random order (dashed)."""
+    c = data.csv("faithfulness/curves")
+    c = c[c["method"] == method] if len(c) else c
+    if c.empty:
+        message("no usable map (all unsupported, zero or non-finite)", f"{method}: faithfulness", path, data.formats)
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    palette = dict(zip(data.models, sns.color_palette("tab10", len(data.models))))
+    for ax, curve in zip(axes, ("deletion", "insertion")):
+        for (model, order), g in c[c["curve"] == curve].groupby(["model", "order"], sort=False):
+            ax.plot(g["fraction"], g["probability"], color=palette.get(model), ls="-" if order == "map" else "--",
+                    label=model if order == "map" else None)
+        ax.set(title=f"{curve} (dashed: random order)", xlabel="fraction of pixels", ylabel="target probability",
+               ylim=(0, 1.02))
+    axes[1].legend(fontsize="small")
+    fig.suptitle(f"{method}: deletion and insertion curves (Petsiuk et al. 2018)")
+    save(fig, path, data.formats)
+
+
+@FIGURES.register("random_logit")
+def random_logit_figure(data: StageTables, item: str, path: str) -> None:
+    """Spearman and cosine similarity of the map for the explained class and for a random other class,
+    model x map method (near 1: the method ignores the class)."""
+    t = data.csv("random_logit")
+    t = t[t["spearman"].notna() | t["cosine"].notna()] if len(t) else t
+    if t.empty:
+        message("no model could be explained for another class", "random-logit check", path, data.formats)
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * t["method"].nunique() + 3), layout="constrained")
+    for ax, key in zip(axes, ("spearman", "cosine")):
+        grid = t.pivot(index="method", columns="model", values=key).reindex(columns=[m for m in data.models if m in set(t["model"])])
+        sns.heatmap(grid, ax=ax, vmin=-1, vmax=1, cmap="RdBu_r", annot=True, fmt=".2f", cbar=key == "cosine")
+        ax.set_title(f"{key}: explained class vs a random other class")
+    fig.suptitle("Random-logit check (Sixt et al. 2020): near 1, the method ignores the class")
+    save(fig, path, data.formats)
