@@ -168,11 +168,14 @@ def summary(per_image: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 def faithfulness_tables(
     models: dict[str, dict[str, Any]], methods: dict[str, dict[str, Any]], maps: Sequence[str], *, index_path: str,
-    subset_path: str, image_size: int, images: int, steps: int, baseline: str, seed: int, batch: int, device: torch.device,
+    subset_path: str, image_size: int, images: int, steps: int, baseline: str, seed: int, batch: int | str,
+    device: torch.device, memory_mb: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-image rows and mean curves of every map file (method-major, ``models`` order); each model
-    loaded once (:func:`xaisim.driver.load`, as the sanity statistic does)."""
+    loaded once (:func:`xaisim.driver.load`, as the sanity statistic does). ``batch``: inputs per
+    forward, or ``"auto"``: as many as ``memory_mb`` holds for that model."""
     from xaisim.driver import load
+    from xaisim.explain.batching import auto_evals
 
     paths = dict(zip([(m, n) for m in methods for n in models], maps))
     per_image, mean_curves = [], []
@@ -181,9 +184,10 @@ def faithfulness_tables(
                  target="pred", seed=seed, device=device)
         subset = e.rows.head(images)
         x = e.images(subset, len(subset), device)
+        per_forward = auto_evals(e.model, x[:1], memory_mb) if batch == "auto" else max(1, int(batch))
         for method, m in methods.items():
             rows, c = explanation_rows(e.model, x, paths[method, name], m["params"][name], images=images, steps=steps,
-                                       baseline=baseline, seed=seed, batch=batch)
+                                       baseline=baseline, seed=seed, batch=per_forward)
             per_image.append(rows)
             mean_curves.append(c)
     return pd.concat(per_image, ignore_index=True), pd.concat(mean_curves, ignore_index=True)
@@ -205,15 +209,17 @@ def faithfulness_tables(
 )
 def faithfulness(
     inputs: Mapping[str, Any], tables: Mapping[str, str], *, specs: dict[str, Any], map_methods: dict[str, dict[str, Any]],
-    image_size: int, images: int, steps: int, baseline: str, seed: int, evals: int, device: torch.device,
+    image_size: int, images: int, steps: int, baseline: str, seed: int, evals: int | str, device: torch.device,
+    memory_mb: float | None = None,
 ) -> None:
-    """:func:`faithfulness_tables` of every map method and model and their :func:`summary`; ``evals``:
-    the evaluation budget (inputs per forward)."""
+    """:func:`faithfulness_tables` of every map method and model and their :func:`summary`; ``evals``,
+    ``memory_mb``: the evaluation budget (inputs per forward, or ``"auto"``: sized to the memory)."""
     models = {m: {"spec": specs[m], "weights": w, "predictions": p}
               for m, w, p in zip(specs, inputs["weights"], inputs["predictions"])}
     per_image, mean_curves = faithfulness_tables(
         models, map_methods, inputs["maps"], index_path=inputs["index"], subset_path=inputs["subset"],
-        image_size=image_size, images=images, steps=steps, baseline=baseline, seed=seed, batch=max(1, evals), device=device)
+        image_size=image_size, images=images, steps=steps, baseline=baseline, seed=seed, batch=evals, device=device,
+        memory_mb=memory_mb)
     write_csv(per_image, tables["per_image"], index=False, float_format="%.8g")
     write_csv(mean_curves, tables["curves"], index=False, float_format="%.6g")
     write_csv(summary(per_image, seed), tables["faithfulness"], index=False, float_format="%.6g")

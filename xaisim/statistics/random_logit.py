@@ -71,7 +71,7 @@ def check(model: nn.Module, x: torch.Tensor, original: np.ndarray, targets: np.n
 )
 def random_logit(
     inputs: Mapping[str, Any], tables: Mapping[str, str], *, specs: dict[str, Any], map_methods: dict[str, dict[str, Any]],
-    image_size: int, images: int, seed: int, evals: int, device: torch.device,
+    image_size: int, images: int, seed: int, evals: int | str, device: torch.device, memory_mb: float | None = None,
 ) -> None:
     """Per map method x model: the explain stage's maps against maps for a random other class."""
     from xaisim.driver import MapExplainer, load
@@ -91,7 +91,8 @@ def random_logit(
                 rows.append({"method": method, "model": name, "reason": f"unsupported: {f.meta['unsupported']}"})
                 continue
             original = f.read("maps", 0, len(subset)).astype(np.float32)
-            explainer = MapExplainer(m["method"], m["params"][name], images=len(subset), evals=evals)
+            explainer = MapExplainer(m["method"], m["params"][name], images=len(subset), evals=evals,
+                                     memory_mb=memory_mb)
             row = check(e.model, x, original, f.read("targets", 0, len(subset)), num_classes(e.index),
                         lambda *args, ex=explainer: ex(*args).maps, seed)
             rows.append({"method": method, "model": name, **row})
