@@ -7,7 +7,7 @@ from snakemake.utils import validate
 
 from xaisim import paths as P
 from xaisim.config import check_paths, check_schema, expand_replicates
-from xaisim.workflow import CodeHashes, folder_digest, resolved_config
+from xaisim.workflow import JOB_OVERHEAD_MB, CodeHashes, folder_digest, resolved_config
 from xaisim.families import family
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -76,11 +76,6 @@ def code(script, *keys):
     if keys and callable(keys[0]):
         return lambda wildcards: CODE_HASHES(script, keys[0](wildcards))
     return CODE_HASHES(script, *keys)
-
-
-# MiB a torch job holds beside its explain.memory_mb: the interpreter, torch, timm and captum
-# (measured: 1.0-1.5 GB RSS before the first forward on CPU)
-JOB_OVERHEAD_MB = 2000
 
 
 def resources(rule, gpu=False, **defaults):

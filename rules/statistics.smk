@@ -1,12 +1,58 @@
 # Statistics over the model x model matrices: one rule per registered statistic (xaisim.statistics),
 # named after it and built from its declaration (what it reads and writes, its settings and context);
-# one job draws every statistics figure.
+# a per-model statistic has a part rule (<name>_model, one job per model) and a rule that joins the
+# parts; one job draws every statistics figure.
 
 
 include: "helpers/statistics.smk"
 
 
-for _name in ACTIVE:
+for _name in per_model():
+
+    rule:
+        name:
+            f"{_name}_model"
+        input:
+            **part_inputs(_name),
+        output:
+            **part_outputs(_name),
+        log:
+            P.log("statistics", _name, "{model}"),
+        benchmark:
+            P.benchmark("statistics", _name, "{model}")
+        conda:
+            "../envs/xaisim.yaml"
+        threads: torch_threads()
+        resources:
+            **statistic_resources(_name),
+        params:
+            **part_params(_name),
+            code=statistic_code(_name),
+        script:
+            "../scripts/statistic.py"
+
+    rule:
+        name:
+            _name
+        input:
+            **gathered_parts(_name),
+        output:
+            **statistic_outputs(_name),
+        log:
+            P.log("statistics", _name),
+        benchmark:
+            P.benchmark("statistics", _name)
+        conda:
+            "../envs/xaisim.yaml"
+        resources:
+            **resources(_name, mem_mb=1000, runtime=5),
+        params:
+            code=code("scripts/gather.py"),
+        script:
+            "../scripts/gather.py"
+
+
+for _name in (n for n in ACTIVE if n not in per_model()):
 
     rule:
         name:

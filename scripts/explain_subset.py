@@ -1,6 +1,7 @@
 from xaisim import job
-from xaisim.index import explain_subset, read_index
+from xaisim.index import read_index
 from xaisim.io import write_csv
+from xaisim.subset import explain_subset
 
 job.start(snakemake)
 subset = explain_subset(read_index(snakemake.input[0]), snakemake.params.n_images, snakemake.params.seed)

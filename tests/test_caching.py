@@ -11,7 +11,16 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import make_imagefolder
-from test_workflow import REPO, SNAKEMAKE, STATISTICS_OF_MAPS, STATISTICS_OF_SIMILARITY, TINY, job_counts, snakemake
+from test_workflow import (
+    REPO,
+    SNAKEMAKE,
+    STATISTICS_OF_MAPS,
+    STATISTICS_OF_SIMILARITY,
+    TINY,
+    job_counts,
+    parts,
+    snakemake,
+)
 
 from xaisim.workflow import code_hash, stage_sources
 
@@ -108,7 +117,7 @@ def test_adding_a_model_runs_only_its_jobs_and_the_aggregation(run, tmp_path):
     configfile.write_text(yaml.safe_dump(config))
     out = snakemake(run, "-n", configfile=configfile).stdout
     assert job_counts(out) == {"train": 1, "predict": 1, "explain": 4, "accuracy": 1,
-                               **AGGREGATION}
+                               **AGGREGATION, **parts(1)}  # the per-model statistics of the new model only
     assert f"input: results/data/index.csv, {weights}" in out  # a pretrained_file is an input of training
 
 
@@ -157,7 +166,7 @@ def test_a_changed_logic_line_reruns_that_stage_and_downstream_only(run, workflo
     edit = ("xaisim/explain/integrated_gradients.py", line, line + " * 1.0")
     assert copy_dry_run(workflow_copy, run, edit) == {"explain": 2, "explanation_grids": 1, "similarity_ig": 1, "cluster": 4,
                                                        "histograms": 2, "outcomes": 1, "summary": 1, "all": 1, **STATISTICS_OF_MAPS,
-                                                       **STATISTICS_OF_SIMILARITY}
+                                                       **parts(2), **STATISTICS_OF_SIMILARITY}
 
 
 def test_touching_a_script_or_changing_a_comment_reruns_nothing(run, workflow_copy):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from xaisim.io import save_arrays
-from xaisim.statistics.complexity import complexity, complexity_tables, sparseness
+from xaisim.statistics.complexity import complexity, complexity_tables, entropy_nats, sparseness
 from xaisim.statistics.mantel import confound_pairs, confounds
 
 
@@ -26,7 +26,7 @@ def test_sparseness_and_complexity_equal_quantus():
     want_gini = quantus.Sparseness(disable_warnings=True).evaluate_batch(x_batch=a, a_batch=a.copy())
     want_entropy = quantus.Complexity(disable_warnings=True).evaluate_batch(x_batch=a, a_batch=a.copy())
     assert sparseness(maps) == pytest.approx(want_gini, abs=1e-6)  # Quantus adds 1e-7 to every value
-    assert complexity(maps) == pytest.approx(want_entropy, abs=1e-9)
+    assert entropy_nats(maps) == pytest.approx(want_entropy, abs=1e-9)
 
 
 def test_known_answers_and_degenerate_maps():
@@ -34,10 +34,20 @@ def test_known_answers_and_degenerate_maps():
     one_hot[1, 2] = -5.0
     bad[0, 0] = np.nan
     maps = np.stack([equal, one_hot, zero, bad])
-    s, c = sparseness(maps), complexity(maps)
+    s, e, c = sparseness(maps), entropy_nats(maps), complexity(maps)
     assert s[0] == pytest.approx(0, abs=1e-12) and s[1] == pytest.approx(15 / 16)
-    assert c[0] == pytest.approx(np.log(16)) and c[1] == pytest.approx(0)
-    assert np.isnan(s[2:]).all() and np.isnan(c[2:]).all()
+    assert e[0] == pytest.approx(np.log(16)) and e[1] == pytest.approx(0)
+    assert c[0] == pytest.approx(1) and c[1] == pytest.approx(0)
+    assert np.isnan(s[2:]).all() and np.isnan(e[2:]).all() and np.isnan(c[2:]).all()
+
+
+def test_normalised_complexity_does_not_follow_the_grid():
+    # the same smooth map at 16 x 16 and, upsampled, at 64 x 64: the entropy grows by about log 16,
+    # the normalised complexity stays close (what the model x model differences compare)
+    small = np.random.default_rng(3).exponential(size=(1, 16, 16))
+    large = np.kron(small, np.ones((4, 4)))
+    assert entropy_nats(large)[0] - entropy_nats(small)[0] == pytest.approx(np.log(16), rel=1e-9)
+    assert abs(complexity(large)[0] - complexity(small)[0]) < 0.05
 
 
 def _file(path, model, method, maps, unsupported=""):

@@ -1,4 +1,5 @@
 import copy
+import re
 
 import pytest
 import yaml
@@ -50,6 +51,9 @@ def test_shipped_configs_are_valid(repo, schema, name):
         (lambda c: c["explain"].update(memory_mb=0), r"config explain.memory_mb: 0 is less than or equal to the minimum of 0"),
         (lambda c: c["explain"].update(memory_mb="lots"), r"config explain.memory_mb: 'lots' is not of type 'number'"),
         (lambda c: c["explain"].update(eval_batch_size="max"), r"config explain.eval_batch_size: 'max' is not valid"),
+        *[(lambda c, n=name: c["models"][0].update(name=n), rf"config models\[0\].name: '{re.escape(name)}' does not match .* "
+           r"\(names a folder in results/: ASCII letters, digits") for name in ("a/b", "../x", "..", "ré", "a b", "/abs")],
+        (lambda c: c["methods"][0].update(name="x/y"), r"config methods\[0\].name: 'x/y' does not match"),
     ],
 )
 def test_schema_errors_are_one_line_and_name_the_field(tiny, schema, edit, message):

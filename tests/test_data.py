@@ -5,7 +5,8 @@ import torch
 from PIL import Image
 
 from xaisim.data import loader
-from xaisim.index import digits_index, explain_subset, imagefolder_index, read_index, write_index
+from xaisim.index import digits_index, imagefolder_index, read_index, write_index
+from xaisim.subset import explain_subset
 
 
 def test_digits_index_renders_all_images_with_a_stratified_seeded_split(tmp_path):
@@ -50,8 +51,10 @@ def test_explain_subset_is_stratified_deterministic_and_checked(tmp_path):
     assert subset["label"].value_counts().max() - subset["label"].value_counts().min() <= 1
     assert subset.equals(explain_subset(index, 40, seed=1))
     assert not subset["image_id"].equals(explain_subset(index, 40, seed=2)["image_id"])
-    with pytest.raises(ValueError, match="explain_images=5 is below the 10 classes"):
-        explain_subset(index, 5, seed=0)
+    for n in (1, 2, 5):  # too few to stratify: one image each of n seeded classes, warned
+        few = explain_subset(index, n, seed=3)
+        assert len(few) == n and few["label"].nunique() == n and few.equals(explain_subset(index, n, seed=3))
+    assert set(explain_subset(index, 5, seed=4)["label"]) != set(explain_subset(index, 5, seed=3)["label"])
     n_val = int((index["split"] == "val").sum())
     assert len(explain_subset(index, n_val, seed=0)) == n_val
     with pytest.raises(ValueError, match=rf"explain_images={n_val + 1} exceeds the {n_val} validation images"):
@@ -95,13 +98,22 @@ def test_a_corrupt_image_is_named_before_training(imagefolder):
         imagefolder_index(imagefolder, imagefolder)
 
 
+def test_an_image_beyond_the_decompression_bomb_limit_is_refused_naming_it(imagefolder, monkeypatch):
+    from PIL import Image
+
+    Image.new("L", (64, 64)).save(imagefolder / "train" / "cat" / "huge.png")  # 4096 pixels
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses beyond twice the limit
+    with pytest.raises(ValueError, match=r"huge.png: refused, beyond Pillow's decompression-bomb limit .*downscale"):
+        imagefolder_index(imagefolder, imagefolder)
+
+
 def test_the_csv_only_jobs_import_no_torch(tmp_path):
     """The index and the explained subset (prepare_data, explain_subset) are CSV work: no torch."""
     import subprocess
     import sys
 
     code = (
-        "import sys; from xaisim.index import digits_index, explain_subset, write_index; "
+        "import sys; from xaisim.index import digits_index, write_index; from xaisim.subset import explain_subset; "
         f"write_index(explain_subset(digits_index({str(tmp_path)!r}, 8, 0.5, 0), 10, 0), {str(tmp_path / 'i.csv')!r}); "
         "print('torch' in sys.modules)"
     )

@@ -50,6 +50,24 @@ def test_curves_equal_a_direct_per_step_loop():
     assert auc(np.array([[1.0, 1.0, 0.0]])) == pytest.approx(0.75)
 
 
+def test_the_deletion_curve_equals_quantus_pixel_flipping():
+    # test-only reference (see test_complexity.py for its install); Quantus' PixelFlipping removes
+    # features_in_step pixels per step, largest attribution first, replaced by the image's minimum ("black")
+    quantus = pytest.importorskip("quantus")
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(H, W, generator=g)
+    x = torch.randn(5, 1, H, W, generator=g) + 0.5 * w.sign()
+    model, targets, steps = Linear(w).eval(), torch.ones(5, dtype=torch.long), 4
+    maps = np.random.default_rng(1).normal(size=(5, H, W)).astype(np.float32)  # no ties: one order
+    metric = quantus.PixelFlipping(features_in_step=H * W // steps, perturb_baseline="black", abs=False, normalise=False,
+                                   disable_warnings=True, display_progressbar=False)
+    want = metric(model=model, x_batch=x.numpy(), y_batch=targets.numpy(), a_batch=maps[:, None], device="cpu",
+                  softmax=True, channel_first=True)
+    black = x.amin(dim=(1, 2, 3), keepdim=True).expand_as(x)
+    got = curves(model, x, black, targets, ranks(maps, (H, W), np.random.default_rng(2)), steps, batch=8)["deletion"]
+    assert got[:, 1:] == pytest.approx(np.array(want), abs=1e-6)  # Quantus has no point at fraction 0
+
+
 def test_ties_are_broken_by_the_seed():
     flat = np.zeros((1, H, W))
     a, b = (ranks(flat, (H, W), np.random.default_rng(s)) for s in (0, 0))
@@ -101,6 +119,24 @@ def test_degenerate_maps_are_nan_rows_with_the_reason(tmp_path, monkeypatch, cap
     table = summary(pd.concat([rows, gone]), seed=0)
     assert table["counted"].tolist() == [2, 0]
     assert table.loc[1, "reason"] == "unsupported: no layer" and np.isnan(table.loc[1, "deletion_auc"])
+    # one model, a supported and an unsupported method: curves of the first only; a model no method
+    # explains: a curves table with its columns and no rows (its part is joined like the others)
+    import types
+
+    import xaisim.driver as driver
+    from xaisim.statistics.faithfulness import CURVE_COLUMNS, faithfulness_tables
+
+    rows_of = pd.DataFrame({"image_id": [f"i{k}" for k in range(4)]})
+    loaded = types.SimpleNamespace(model=model, rows=rows_of, images=lambda subset, n, device: x[:n])
+    monkeypatch.setattr(driver, "load", lambda *args, **kwargs: loaded)
+    _file(tmp_path / "u2.st", maps, targets, unsupported="no layer")
+    kw = dict(index_path="", subset_path="", image_size=H, images=4, steps=2, baseline="blur", seed=0, batch=8, device="cpu")
+    lin = {"lin": {"spec": {}, "weights": "", "predictions": ""}}
+    both = {"a": {"params": {"lin": {}}}, "u": {"params": {"lin": {}}}}
+    per_image, mean_curves = faithfulness_tables(lin, both, [str(tmp_path / "a.st"), str(tmp_path / "u2.st")], **kw)
+    assert len(per_image) == 8 and len(mean_curves) == 2 * 2 * 3 and mean_curves["probability"].dtype == np.float64
+    _, none = faithfulness_tables(lin, {"u": both["u"]}, [str(tmp_path / "u2.st")], **kw)
+    assert none.empty and list(none.columns) == CURVE_COLUMNS
 
 
 def test_the_sign_flip_test_is_exact_for_few_images_and_monte_carlo_above():
@@ -115,6 +151,10 @@ def test_the_trust_section_counts_the_models_better_than_random():
     from xaisim.summary import trust_section
 
     table = pd.DataFrame({"method": ["ig", "ig", "gc"], "model": ["a", "b", "a"], "images": [8, 8, 8],
-                          "counted": [8, 6, 0], "deletion_p": [0.01, 0.2, np.nan], "insertion_p": [0.01, 0.03, np.nan]})
+                          "counted": [8, 6, 0], "deletion_p": [0.01, 0.2, np.nan], "insertion_p": [0.01, 0.03, np.nan],
+                          "min_p": [2**-8, 2**-6, np.nan]})
     text = "\n".join(trust_section({"faithfulness": table}))
-    assert "| ig | 2 | 2 | 1 of 2 | 2 of 2 |" in text and "| gc | 1 | 8 | 0 of 0 | 0 of 0 |" in text
+    assert "| ig | 2 | 2 | 1 of 2 | 2 of 2 | 0.00391 |" in text and "| gc | 1 | 8 | 0 of 0 | 0 of 0 | n/a |" in text
+    few = table.assign(min_p=[0.25, 0.25, np.nan], deletion_p=[0.25, 0.5, np.nan], insertion_p=[0.25, 0.25, np.nan])
+    assert "| ig | 2 | 2 | cannot reject: smallest attainable p 0.25 | cannot reject: smallest attainable p 0.25 | 0.25 |" in (
+        "\n".join(trust_section({"faithfulness": few})))

@@ -285,9 +285,10 @@ def test_per_model_override_is_checked_merged(tiny):
 @pytest.fixture(scope="module")
 def stage(tmp_path_factory):
     """The stage on digits at 16 px: a random resnet10t, 10 explained and 20 reference images."""
-    from xaisim.index import digits_index, explain_subset, read_index, write_index
+    from xaisim.index import digits_index, read_index, write_index
     from xaisim.io import write_csv
     from xaisim.predict import predict_model
+    from xaisim.subset import explain_subset
 
     root = tmp_path_factory.mktemp("gs")
     write_index(digits_index(root, image_size=16, val_fraction=0.2, seed=0), root / "index.csv")

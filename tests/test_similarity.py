@@ -398,6 +398,10 @@ def test_write_produces_the_documented_layout(tmp_path, caplog, monkeypatch):
          r"config methods\[1\]\.normalise\[0\]\.percentile\.high: Input should be less than or equal to 100"),
         (lambda c: c["methods"][0].update(grid=0), r"config methods\[0\]\.grid: grid must be one of"),
         (lambda c: c["methods"][0].update(metrics=["cosine", "ssim"]), r"config methods\[0\]\.metrics: no metric entry named \['ssim'\]"),
+        (lambda c: (c["metrics"].append({"name": "s", "metric": "ssim", "params": {"win_size": 9}}), c["methods"][0].update(grid=8)),
+         r"config metrics\[2\]\.params\.win_size: 9 exceeds the 8x8 grid of config methods\[0\] \(s\)"),
+        (lambda c: (c["metrics"].append({"name": "s", "metric": "ssim", "params": {"win_size": 33}})),
+         r"config metrics\[2\]\.params\.win_size: 33 exceeds the 32x32 grid of config methods\[0\]"),
     ],
 )
 def test_bad_similarity_settings_fail_the_config_check_naming_the_field(repo, edit, message):

@@ -41,7 +41,7 @@ def _setting(key):
 
 def test_every_statistic_declares_settings_figures_and_captions_that_exist():
     found = declarations()
-    assert set(found) == {"agreement", "complexity", "faithfulness", "mantel", "family_separation", "random_logit", "resampling", "sanity"}
+    assert set(found) == {"agreement", "complexity", "cross_deletion", "faithfulness", "mantel", "family_separation", "random_logit", "resampling", "sanity"}
     for name, d in found.items():
         assert (REPO / d["source"]).is_file()
         for key in d["settings"] + ([d["enabled"]] if d["enabled"] else []):
@@ -50,6 +50,7 @@ def test_every_statistic_declares_settings_figures_and_captions_that_exist():
             assert figure in FIGURES.names()
             assert (REPO / "report" / f"statistics_{figure}.rst").is_file()
     assert found["sanity"]["torch"] and found["sanity"]["gpu"] and not found["mantel"]["torch"]
+    assert {n for n, d in found.items() if d["per_model"]} == {"sanity", "faithfulness", "random_logit"}
     assert found["mantel"]["reads"]["cka"] == "cka" and found["agreement"]["writes"]["cka"] == "cka"
 
 
@@ -64,6 +65,32 @@ def test_a_declaration_naming_an_unknown_input_fails(monkeypatch):
     monkeypatch.setattr(statistics.pkgutil, "iter_modules", lambda path: [])
     with pytest.raises(ValueError, match="statistic 'broken': unknown reads 'no_such_table'"):
         declarations()
+
+
+def test_a_per_model_statistic_may_take_only_context_of_one_model(monkeypatch):
+    monkeypatch.setattr(statistics, "STATISTICS", type(STATISTICS)("statistic"))
+
+    def whole(inputs, tables, *, explanations):
+        pass
+
+    whole.__module__ = "xaisim.statistics.whole"
+    statistics.STATISTICS.register("whole", reads={"m": "maps"}, context=["explanations"], per_model=True)(whole)
+    monkeypatch.setattr(statistics.pkgutil, "iter_modules", lambda path: [])
+    with pytest.raises(ValueError, match="statistic 'whole': unknown per-model context 'explanations'"):
+        declarations()
+
+
+def test_gather_joins_the_parts_in_order_and_refuses_other_columns(tmp_path):
+    a, b, none, other = (tmp_path / f"{n}.csv" for n in ("a", "b", "none", "other"))
+    a.write_text("model,x\nresnet,1\nresnet,2\n")
+    b.write_text("model,x\nvit,0.5\n")
+    none.write_text("model,x\n")  # a part without rows
+    statistics.gather({"t": [str(a), str(none), str(b)]}, {"t": str(tmp_path / "t.csv")})
+    assert (tmp_path / "t.csv").read_text() == "model,x\nresnet,1\nresnet,2\nvit,0.5\n"
+    other.write_text("model,y\nvit,1\n")
+    with pytest.raises(ValueError, match="other.csv: columns model,y differ from the other parts' model,x"):
+        statistics.gather({"t": [str(a), str(other)]}, {"t": str(tmp_path / "u.csv")})
+    assert not (tmp_path / "u.csv").exists()
 
 
 def test_a_new_statistic_gets_its_rule_and_outputs_from_its_declaration(tmp_path):

@@ -31,7 +31,14 @@ def snakemake(workdir: Path, *args: str, configfile: Path = REPO / "configs" / "
 # the statistics jobs downstream of any similarity output (one job each for all matrices)
 STATISTICS_OF_SIMILARITY = {"mantel": 1, "family_separation": 1, "resampling": 1, "statistics_figures": 1}
 # jobs that read every map and so rerun whenever one method's maps change
-STATISTICS_OF_MAPS = {"sanity": 1, "complexity": 1, "faithfulness": 1, "random_logit": 1}
+STATISTICS_OF_MAPS = {"sanity": 1, "complexity": 1, "faithfulness": 1, "random_logit": 1, "cross_deletion": 1}
+# the per-model statistics: one part job per model (rule <name>_model), joined by the job named after it
+PER_MODEL = ("sanity", "faithfulness", "random_logit")
+
+
+def parts(models: int) -> dict[str, int]:
+    """The part jobs that rerun when ``models`` models' maps or weights change."""
+    return {f"{name}_model": models for name in PER_MODEL}
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -124,6 +131,8 @@ def test_clusters_figures_and_summary(run):
 def test_statistics_are_built_and_degrade_gracefully_with_two_models(run):
     from test_plots import check_png
 
+    from xaisim.statistics.cross_deletion import unstacked
+
     stats = run / "results/statistics"
     subset = pd.read_csv(run / "results/data/explain.csv", dtype={"image_id": str})
     ids = subset["image_id"]
@@ -165,6 +174,12 @@ def test_statistics_are_built_and_degrade_gracefully_with_two_models(run):
         check_png(figures / f"{kind}/ig/cosine.png", 150)
     for method in ("gradcam", "ig", "kernelshap"):
         check_png(figures / f"sanity/{method}.png")
+        check_png(figures / f"cross_deletion/{method}.png")
+    cross = pd.read_csv(stats / "cross_deletion.csv")
+    assert len(cross) == 3 * 2 * 2 * 3 and set(cross["images"]) == {4}  # methods x evaluated x explainers x fractions
+    distance = unstacked(pd.read_csv(stats / "cross_deletion/distance.csv"))["ig"]
+    assert list(distance.index) == ["resnet", "vit"] and (np.diag(distance) == 0).all()
+    assert {("cross_deletion/ig", "ig/cosine/all/distance")} <= pairs
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +257,8 @@ def test_changing_one_method_setting_reruns_only_that_methods_jobs(run, tmp_path
     changed.write_text(yaml.safe_dump(config))
     out = snakemake(run, "-n", configfile=changed).stdout
     assert job_counts(out) == {"explain": 2, "outcomes": 1, "explanation_grids": 1, "similarity_ig": 1, "cluster": 4,
-                               "histograms": 2, "summary": 1, "all": 1, **STATISTICS_OF_MAPS, **STATISTICS_OF_SIMILARITY}
+                               "histograms": 2, "summary": 1, "all": 1, **STATISTICS_OF_MAPS, **parts(2),
+                               **STATISTICS_OF_SIMILARITY}
     assert "results/explanations/ig/resnet.safetensors" in out
     assert "output: results/explanations/gradcam" not in out
 

@@ -12,6 +12,7 @@ the default. With fewer than 3 models the cophenetic correlation is undefined (N
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -22,6 +23,8 @@ from scipy.spatial.distance import squareform
 from sklearn.metrics import adjusted_rand_score
 
 from xaisim import communities as C
+
+log = logging.getLogger(__name__)
 
 LINKAGES = ("average", "complete", "single", "weighted")
 EUCLIDEAN_ONLY = ("ward", "centroid", "median")
@@ -86,6 +89,19 @@ def cophenetic(z: np.ndarray, distance: pd.DataFrame) -> float:
     return float(hierarchy.cophenet(z, squareform(check_distance(distance), checks=False))[0])
 
 
+def fitted(settings: dict[str, Any], n_models: int) -> dict[str, Any]:
+    """``settings`` for a matrix of ``n_models``: a configured ``k`` or ``neighbours`` (checked against
+    the config's models) not below them is capped to n_models - 1 (at least 1), with one warning; a
+    method that explains fewer models, or models left out, make such matrices."""
+    out, top = dict(settings), max(1, n_models - 1)
+    for key in ("k", "neighbours"):
+        value = out.get(key, "auto")
+        if value != "auto" and int(value) > top:
+            log.warning("cluster.%s=%s is not below the %d model(s) of this matrix: %d used", key, value, n_models, top)
+            out[key] = top
+    return out
+
+
 def cut_k(settings: dict[str, Any], n_models: int) -> int:
     """Clusters of the dendrogram cut: the configured ``k``, or for ``auto`` 2 (1 with two models)."""
     k = settings.get("k", "auto")
@@ -143,6 +159,7 @@ def cluster(distance: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.DataFr
     summary; the linkage matrix. ``settings`` is the config's ``cluster`` section, defaults filled in.
     """
     names = list(distance.index)
+    settings = fitted(settings, len(names))
     z = linkage(distance, settings["linkage"])
     k = cut_k(settings, len(names))
     labels = cut(z, k)

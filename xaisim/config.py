@@ -39,7 +39,8 @@ def check_schema(config: dict[str, Any], schema_path: str | Path) -> None:
     schema = yaml.safe_load(Path(schema_path).read_text())
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if error is not None:
-        raise ConfigError(f"config {_where(error.absolute_path)}: {error.message}")
+        hint = f" ({error.schema['description']})" if error.validator == "pattern" and "description" in error.schema else ""
+        raise ConfigError(f"config {_where(error.absolute_path)}: {error.message}{hint}")
 
 
 def _get(config: Any, path: tuple) -> Any:
@@ -116,10 +117,10 @@ def expand_replicates(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
     """The schema-filled ``statistics`` section with the defaults and checks that depend on the data:
-    ``image_counts``, ``sanity.images``, ``faithfulness.images``, ``random_logit.images`` and ``representation.neighbours`` against the explained
+    ``image_counts``, ``sanity.images``, ``faithfulness.images``, ``random_logit.images``, ``cross_deletion.images`` and ``representation.neighbours`` against the explained
     images ``data.explain_images`` = N.
 
-    Defaults: counts N/4, N/2, 3N/4 (at least 2, distinct); sanity images min(4, N); faithfulness and random-logit images min(8, N); mutual-kNN
+    Defaults: counts N/4, N/2, 3N/4 (at least 2, distinct); sanity images min(4, N); faithfulness and random-logit images min(8, N), cross-deletion images min(4, N); mutual-kNN
     ``representation.neighbours`` min(10, N - 1) (at most N - 1); every other default is the schema's. Cheap (no torch): the workflow calls it at every parse."""
     stats = dict(config.get("statistics", {}))
     n = config["data"]["explain_images"]
@@ -137,20 +138,20 @@ def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
         )
     sanity.setdefault("images", min(4, n))
     checks = {}
-    for key in ("faithfulness", "random_logit"):
+    for key, default in (("faithfulness", 8), ("random_logit", 8), ("cross_deletion", 4)):
         checks[key] = dict(stats.get(key, {}))
         if checks[key].get("images", 0) > n:
             raise ConfigError(
                 f"config statistics.{key}.images: {checks[key]['images']} exceeds data.explain_images={n}; lower it"
             )
-        checks[key].setdefault("images", min(8, n))
+        checks[key].setdefault("images", min(default, n))
     representation = dict(stats.get("representation", {}))
-    if representation.get("neighbours", 1) > n - 1:
+    if "neighbours" in representation and representation["neighbours"] > n - 1:
         raise ConfigError(
             f"config statistics.representation.neighbours: {representation['neighbours']} exceeds the "
             f"data.explain_images - 1 = {n - 1} other images an image has; lower it"
         )
-    representation.setdefault("neighbours", min(10, n - 1))
+    representation.setdefault("neighbours", max(1, min(10, n - 1)))  # one image: undefined, with a warning
     return {**stats, "image_counts": counts, "sanity": sanity, **checks, "representation": representation}
 
 
@@ -211,7 +212,7 @@ def check(config: dict[str, Any]) -> None:
         _check_params(METRICS, m["metric"], m.get("params", {}), f"config metrics[{i}].params")
     for i, m in enumerate(config["methods"]):
         try:
-            method_settings(m, config["metrics"], f"config methods[{i}]")
+            method_settings(m, config["metrics"], f"config methods[{i}]", config["data"]["image_size"])
         except ValueError as err:
             raise ConfigError(str(err)) from None
     statistics_settings(config)

@@ -138,6 +138,8 @@ def check_image(path: Path) -> str:
         with Image.open(path) as image:
             mode = image.mode
         open_rgb(path)
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{path}: refused, beyond Pillow's decompression-bomb limit ({err}); downscale or remove it") from None
     except Exception as err:
         raise ValueError(f"{path}: not a readable image ({err}); delete or replace it") from None
     return mode
@@ -164,24 +166,3 @@ def read_index(path: str | Path) -> pd.DataFrame:
 def num_classes(index: pd.DataFrame) -> int:
     """Classes are labelled 0..K-1; K is what every model's head is built for."""
     return int(index["label"].max()) + 1
-
-
-def explain_subset(index: pd.DataFrame, n_images: int, seed: int) -> pd.DataFrame:
-    """The validation images every model and method explains: ``n_images``, seeded and stratified."""
-    val = index[index["split"] == "val"]
-    if n_images > len(val):
-        raise ValueError(
-            f"data.explain_images={n_images} exceeds the {len(val)} validation images; lower it to at most {len(val)}"
-        )
-    if n_images == len(val):
-        chosen = val
-    else:
-        n_classes = val["label"].nunique()
-        if n_images < n_classes:
-            raise ValueError(
-                f"data.explain_images={n_images} is below the {n_classes} classes; raise it to stratify"
-            )
-        chosen, _ = train_test_split(
-            val, train_size=n_images, stratify=val["label"], random_state=seed
-        )
-    return chosen.sort_values("image_id").reset_index(drop=True)

@@ -39,6 +39,7 @@ CLUSTER_SUMMARY = f"{RESULTS}/clusters/{{method}}/{{metric}}/{{variant}}/summary
 
 # statistics: one folder, a table per name
 STATISTIC = f"{RESULTS}/statistics/{{table}}.csv"
+STATISTIC_PART = f"{RESULTS}/statistics/parts/{{statistic}}/{{model}}/{{table}}.csv"  # a per-model statistic's part
 
 # figures
 FIGURES = f"{RESULTS}/figures"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from xaisim.io import atomic_path
@@ -135,8 +136,8 @@ def _complexity_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
         tests = mantel[mantel["a"].str.endswith(f"_difference/{method}") & mantel["b"].str.endswith("/distance")
                        & (mantel["method"] == "pearson")]
         rows.append({"method": method,
-                     "sparseness (model means)": f"{g['sparseness_mean'].min():.3g} to {g['sparseness_mean'].max():.3g}",
-                     "entropy (model means)": f"{g['complexity_mean'].min():.3g} to {g['complexity_mean'].max():.3g}",
+                     "sparseness (model means)": _spread(g["sparseness_mean"]),
+                     "complexity, entropy / log pixels (model means)": _spread(g["complexity_mean"]),
                      "maps not counted": int((g["maps"] - g["counted"]).sum()),
                      "distance follows complexity (q < 0.05)": f"{int((tests['q'] < 0.05).sum())} of {len(tests)}"})
     return ["Complexity per map (`statistics/complexity.csv`; unsupported, all-zero and non-finite maps not "
@@ -152,13 +153,25 @@ def _faithfulness_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     rows = []
     for method, g in tables["faithfulness"].groupby("method", sort=False):
         row = {"method": method, "models": len(g), "not counted": int((g["images"] - g["counted"]).sum())}
+        floor = g["min_p"].min()
         for curve in ("deletion", "insertion"):
-            row[f"{curve} better than random (p < 0.05)"] = f"{int((g[f'{curve}_p'] < 0.05).sum())} of {int(g[f'{curve}_p'].notna().sum())}"
+            tested = int(g[f"{curve}_p"].notna().sum())
+            row[f"{curve} better than random (p < 0.05)"] = (
+                f"cannot reject: smallest attainable p {floor:.3g}" if tested and floor >= 0.05
+                else f"{int((g[f'{curve}_p'] < 0.05).sum())} of {tested}")
+        row["smallest attainable p"] = _fmt(floor)
         rows.append(row)
     return ["Faithfulness (`statistics/faithfulness.csv`; deletion and insertion AUC against a random order, "
             "one-sided sign-flip test over images, smallest attainable p in `min_p`): a method whose maps are "
-            "not better than random says little about its model, and its similarities little about the models.", "",
+            "not better than random says little about its model, and its similarities little about the models. "
+            "With too few images the test cannot reach p < 0.05 (raise `statistics.faithfulness.images`).", "",
             _table(pd.DataFrame(rows)), ""]
+
+
+def _spread(values: pd.Series) -> str:
+    """"low to high" of the finite values, "n/a" where there is none."""
+    values = values.dropna()
+    return f"{values.min():.3g} to {values.max():.3g}" if len(values) else "n/a"
 
 
 def _random_logit_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -166,14 +179,35 @@ def _random_logit_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     if "random_logit" not in tables:
         return []
     rows = [{"method": method, "models": int(g["spearman"].notna().sum()),
-             "Spearman, explained vs random class (model means)": f"{g['spearman'].min():.3g} to {g['spearman'].max():.3g}"}
+             "Spearman, explained vs random class (model means)": _spread(g["spearman"])}
             for method, g in tables["random_logit"].groupby("method", sort=False)]
     return ["Random-logit check (`statistics/random_logit.csv`, Sixt et al. 2020): near 1, a method's maps do not "
             "depend on the class they explain.", "", _table(pd.DataFrame(rows)), ""]
 
 
+def _cross_deletion_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Per map method: the pairs whose maps remove at least half of each other's own-map evidence,
+    and how often the explanation distance follows the cross-deletion distance (Mantel)."""
+    from xaisim.statistics.cross_deletion import SAME_EVIDENCE, same_evidence, unstacked
+
+    if "cross_deletion_normalised" not in tables:
+        return []
+    mantel = tables.get("mantel", pd.DataFrame(columns=["a", "b", "method", "q"]))
+    rows = []
+    for method, m in unstacked(tables["cross_deletion_normalised"]).items():
+        tests = mantel[(mantel["a"] == f"cross_deletion/{method}") & mantel["b"].str.startswith(f"{method}/")
+                       & mantel["b"].str.endswith("/distance") & (mantel["method"] == "pearson")]
+        rows.append({"method": method, "own map beats random": f"{int(np.isfinite(np.diag(m.to_numpy(float))).sum())} of {len(m)}",
+                     f"same evidence (normalised >= {SAME_EVIDENCE} both ways)": ", ".join(same_evidence(m)) or "none",
+                     "distance follows evidence (q < 0.05)": f"{int((tests['q'] < 0.05).sum())} of {len(tests)}"})
+    return ["Cross-model deletion (`statistics/cross_deletion.csv`, Jiang et al. 2022): model A's map deletes "
+            "pixels, model B's confidence in its own prediction drops beyond a random deletion, relative to B's own "
+            "map. Pairs high both ways rely on the same evidence; a model whose own map does not beat random has no "
+            "normalised column.", "", _table(pd.DataFrame(rows)), ""]
+
+
 # the parts of the trust section, each fn(tables) -> markdown lines ([] when its tables are absent)
-TRUST = [_faithfulness_trust, _random_logit_trust, _complexity_trust]
+TRUST = [_faithfulness_trust, _random_logit_trust, _cross_deletion_trust, _complexity_trust]
 
 
 def trust_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -210,11 +244,13 @@ def summary_text(
             "cophenetic r": info["cophenetic"], "modularity": _rounded(info["modularity"]), "null p": info["community_p"],
         })
     found = sum(info.get("community_structure", False) for _, info in clusters.values())
+    clustered = _resolutions(clusters) != "n/a"
     parts += ["## Clusters per method and metric", "",
-              f"Communities of the kNN similarity graph at resolution {_resolutions(clusters)}, against a null of "
-              f"permuted distances (Monte Carlo p, smallest attainable {_floors(clusters)}): "
-              f"{found} of {len(clusters)} matrices have community structure"
-              + ("." if found else "; no matrix shows community structure beyond chance."),
+              (f"Communities of the kNN similarity graph at resolution {_resolutions(clusters)}, against a null of "
+               f"permuted distances (Monte Carlo p, smallest attainable {_floors(clusters)}): "
+               f"{found} of {len(clusters)} matrices have community structure"
+               + ("." if found else "; no matrix shows community structure beyond chance.")) if clustered else
+              "No matrix has the models a clustering needs: nothing to cluster.",
               "A dendrogram cut always splits the models; a cut that sets single models apart says only that "
               "they are outliers.", "", _table(pd.DataFrame(rows)), ""]
     parts += _statistics(mantel, separation, floor)
@@ -246,7 +282,8 @@ def write_summary(
     statistics: dict[str, str], out_path: str,
 ) -> None:
     """``statistics``: paths of mantel, family_separation and noise_floor (results/statistics/) and of
-    the trust section's tables where they are written (faithfulness, random_logit, complexity)."""
+    the trust section's tables where they are written (faithfulness, random_logit, complexity,
+    cross_deletion_normalised)."""
     clusters = {
         key: (pd.read_csv(table), json.loads(Path(info).read_text())) for key, (table, info) in cluster_paths.items()
     }

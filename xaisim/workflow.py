@@ -25,6 +25,10 @@ from typing import Any, Callable
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
 
+# MiB a torch job holds beside its explain.memory_mb: the interpreter, torch, timm and captum
+# (measured: 1.0-1.5 GB RSS before the first forward on CPU); a job's SLURM mem_mb is their sum
+JOB_OVERHEAD_MB = 2000
+
 
 def _digest(*parts: str | bytes) -> str:
     h = hashlib.sha256()

@@ -159,6 +159,62 @@ def statistic_code(name):
     return code("scripts/statistic.py") + code(STATISTICS[name]["source"], *methods)
 
 
+# a per-model statistic's part job: the files of its model ({model} left a wildcard) and its context for that model
+PART_INPUTS = {  # lists, as for every model: the statistic reads them the same way
+    "predictions": lambda: [P.PREDICTIONS],
+    "features": lambda: [P.FEATURES],
+    "weights": lambda: [P.WEIGHTS],
+    "maps": lambda: [P.fill(P.EXPLANATION, method=m) for m in MAP_METHODS],
+}
+PART_CONTEXT = {
+    "specs": lambda w: {w.model: RESOLVED["models"][w.model]["spec"]},
+    "map_methods": lambda w: {
+        method: {"method": m["method"], "params": {w.model: m["params"][w.model]}}
+        for method, m in map_method_params().items()
+    },
+    "image_size": lambda w: DATA["image_size"],
+}
+
+
+def per_model():
+    """The running statistics that run one job per model."""
+    return [name for name in ACTIVE if STATISTICS[name]["per_model"]]
+
+
+def part_table(name, table, model="{model}"):
+    return P.fill(P.STATISTIC_PART, statistic=name, table=table, model=model)
+
+
+def part_inputs(name):
+    """A part job's inputs: its model's files of each kind it reads (the index and subset as they are)."""
+    return {
+        key: PART_INPUTS[kind]() if kind in PART_INPUTS else STATISTIC_INPUTS[kind]()
+        for key, kind in STATISTICS[name]["reads"].items()
+    }
+
+
+def part_outputs(name):
+    return {
+        key: part_table(name, table)
+        for key, table in STATISTICS[name]["writes"].items()
+    }
+
+
+def part_params(name):
+    """Its settings and its context for the job's model alone: adding a model reruns no other model's part."""
+    d = STATISTICS[name]
+    params = {key.split(".")[-1]: setting(key) for key in d["settings"]}
+    return {**params, **{c: PART_CONTEXT[c] for c in d["context"]}}
+
+
+def gathered_parts(name):
+    """Output name -> every model's part of that table, in model order."""
+    return {
+        key: [part_table(name, table, model) for model in MODELS]
+        for key, table in STATISTICS[name]["writes"].items()
+    }
+
+
 def statistic_resources(name):
     """A statistic's resources; a torch statistic's device and evaluation budget are performance
     knobs (resources, not params), its mem_mb follows explain.memory_mb."""
@@ -197,9 +253,15 @@ def statistics_outputs():
 
 
 def trust_tables():
-    """The tables of the summary's trust section that running statistics write, by name."""
+    """The tables of the summary's trust section that running statistics write, by input name."""
+    names = {
+        "faithfulness": "faithfulness",
+        "random_logit": "random_logit",
+        "complexity": "complexity",
+        "cross_deletion_normalised": "cross_deletion/normalised",
+    }
     return {
-        table: statistic_table(table)
-        for table in ("faithfulness", "random_logit", "complexity")
+        key: statistic_table(table)
+        for key, table in names.items()
         if table in statistics_tables()
     }

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 from conftest import _schema_filled
 
-from xaisim.index import digits_index, explain_subset, write_index
+from xaisim.index import digits_index, write_index
 from xaisim.plots.jobs import explanation_grids
 from xaisim.selection import CATEGORIES
+from xaisim.subset import explain_subset
 
 
 def test_a_study_of_example_based_methods_only_gets_grids_that_say_there_are_no_maps(tmp_path, caplog):

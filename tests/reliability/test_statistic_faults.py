@@ -31,3 +31,25 @@ def test_a_method_that_explains_one_model_gives_an_empty_stability_table_and_a_w
 def test_every_model_without_finite_distances_gives_an_empty_table():
     sims = np.full((10, 3, 3), np.nan)
     assert cluster_stability(sims, ["a", "b", "c"], n_boot=3, settings=cluster_settings(), seed=0).empty
+
+
+
+def test_a_configured_cut_or_graph_too_large_for_a_matrix_is_capped_with_one_warning(caplog):
+    # the config names 7 models (k=5, neighbours=6 pass its check); the method explains 4 of them
+    import pandas as pd
+
+    from xaisim.cluster import cluster
+    from xaisim.statistics.matrix import distance
+
+    sims, models = _sims(groups=(0, 0, 1, 1)), ["a", "b", "c", "d"]
+    settings = cluster_settings(k=5, neighbours=6)
+    with caplog.at_level(logging.WARNING):
+        table, summary, _ = cluster(pd.DataFrame(distance(sims), index=models, columns=models), settings)
+    assert summary["k"] == 3 and summary["neighbours"] == 3 and table["cluster"].nunique() == 3
+    assert caplog.text.count("cluster.k=5 is not below the 4 model(s) of this matrix: 3 used") == 1
+    assert caplog.text.count("cluster.neighbours=6 is not below the 4 model(s)") == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        stability = cluster_stability(sims, models, n_boot=4, settings=settings, seed=0)
+    assert len(stability) == 4 and (stability["clusters_dendrogram"] <= 3).all()
+    assert caplog.text.count("cluster.k=5") == 1

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from xaisim.plots import save
+from xaisim.plots import message, save
 from xaisim.plots.palette import family_colour
 
 
@@ -24,6 +24,9 @@ def pair_histograms(
     values (images excluded for a pair) are left out and the count of used images is shown.
     """
     m = len(models)
+    if m == 0:
+        message("the method explains none of the models: no pair to show", title, path, formats)
+        return
     finite = sims[np.isfinite(sims)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     bins = np.linspace(lo, hi if hi > lo else lo + 1, 21)

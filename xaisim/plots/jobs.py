@@ -83,7 +83,7 @@ def _number(x: float | None) -> str:
 def histograms(per_image_path: str, out_path: str, *, families: dict[str, str], formats: list[str], title: str) -> None:
     """Grid of per-pair histograms of per-image similarity."""
     f = ArrayFile(per_image_path)
-    models = f.meta.get("models") or list(families)
+    models = f.meta["models"] if "models" in f.meta else list(families)
     plots.distributions.pair_histograms(f.read("similarity"), models, families, title, out_path, formats)
 
 

@@ -273,7 +273,7 @@ def representations_figure(data: StageTables, item: str, path: str) -> None:
 
 @FIGURES.register("complexity")
 def complexity_figure(data: StageTables, item: str, path: str) -> None:
-    """Per map method: sparseness and entropy complexity of each model's maps (box plots, counted maps only)."""
+    """Per map method: sparseness and normalised entropy complexity of each model's maps (box plots, counted maps only)."""
     maps = data.csv("complexity/per_map")
     maps = maps[maps["reason"].isna()]
     methods = list(dict.fromkeys(maps["method"]))
@@ -285,7 +285,7 @@ def complexity_figure(data: StageTables, item: str, path: str) -> None:
         mine = maps[maps["method"] == method]
         for ax, measure in zip(row, ("sparseness", "complexity")):
             sns.boxplot(mine, x="model", y=measure, ax=ax, color="#c6dbef")
-            ax.set_title(f"{method}: {'Gini sparseness' if measure == 'sparseness' else 'entropy (nats)'}")
+            ax.set_title(f"{method}: {'Gini sparseness' if measure == 'sparseness' else 'complexity (entropy / log pixels)'}")
             ax.tick_params(axis="x", rotation=45)
     fig.suptitle("Complexity of the maps: do models differ in how sparse their maps are?")
     save(fig, path, data.formats)
@@ -328,4 +328,30 @@ def random_logit_figure(data: StageTables, item: str, path: str) -> None:
         sns.heatmap(grid, ax=ax, vmin=-1, vmax=1, cmap="RdBu_r", annot=True, fmt=".2f", cbar=key == "cosine")
         ax.set_title(f"{key}: explained class vs a random other class")
     fig.suptitle("Random-logit check (Sixt et al. 2020): near 1, the method ignores the class")
+    save(fig, path, data.formats)
+
+
+@FIGURES.register("cross_deletion")
+def cross_deletion_figure(data: StageTables, method: str, path: str) -> None:
+    """Per map method: the cross-deletion score and its normalised form, explainer x evaluated model
+    (:mod:`xaisim.statistics.cross_deletion`)."""
+    from xaisim.statistics.cross_deletion import unstacked
+
+    score = unstacked(data.csv("cross_deletion/score")).get(method)
+    if score is None or not np.isfinite(score.to_numpy(dtype=float)).any():
+        message("no usable map (all unsupported, zero or non-finite)", f"{method}: cross-deletion", path, data.formats)
+        return
+    normalised = unstacked(data.csv("cross_deletion/normalised"))[method]
+    n = len(score)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * (0.55 * n + 3), 0.5 * n + 3), layout="constrained")
+    for ax, values, title, centre in ((axes[0], score, "drop beyond random (B's own class probability)", 0.0),
+                                      (axes[1], normalised, "relative to B's own map (1 = as much)", None)):
+        sns.heatmap(values.astype(float), ax=ax, annot=n <= 16, fmt=".2f", cmap="RdBu_r" if centre == 0 else "viridis",
+                    center=centre, square=True)
+        for text in ax.get_yticklabels() + ax.get_xticklabels():
+            text.set_color(family_colour(data.families.get(text.get_text(), "")))
+        ax.set(title=title, xlabel="evaluated model B", ylabel="explainer A (whose map deletes)")
+        ax.tick_params(axis="x", labelrotation=90)
+        ax.tick_params(axis="y", labelrotation=0)
+    fig.suptitle(f"{method}: cross-model deletion (Jiang et al. 2022)")
     save(fig, path, data.formats)

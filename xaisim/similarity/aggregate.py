@@ -48,7 +48,7 @@ def same_prediction(predictions: Sequence[str], image_ids: Sequence[str]) -> np.
         if missing:
             raise ValueError(f"{path}: no prediction for {len(missing)} explained images; rerun predict")
         preds.append(table.loc[list(image_ids), "pred"].to_numpy())
-    p = np.stack(preds, 1)
+    p = np.stack(preds, 1) if preds else np.zeros((len(image_ids), 0), dtype=np.int64)
     return p[:, :, None] == p[:, None, :]
 
 
@@ -70,7 +70,7 @@ def summarise(sims: np.ndarray, use: np.ndarray, n_boot: int, seed: int) -> dict
 def bootstrap(values: np.ndarray, valid: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """2.5 and 97.5 percentiles of the pair means over ``n_boot`` seeded resamples of the images."""
     n, m, _ = values.shape
-    if n_boot == 0 or n == 0:
+    if n_boot == 0 or n == 0 or m == 0:
         nan = np.full((m, m), np.nan)
         return nan, nan.copy()
     weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=n_boot).astype(np.float64)

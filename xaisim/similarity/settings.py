@@ -13,8 +13,11 @@ from xaisim.similarity import grids, normalise
 from xaisim.similarity.metrics import METRICS
 
 
-def method_settings(entry: dict[str, Any], metric_entries: list[dict[str, Any]], where: str) -> dict[str, Any]:
-    """``{normalise, grid, metrics: {name: [metric, params]}}`` of one method entry; ValueError names the field."""
+def method_settings(entry: dict[str, Any], metric_entries: list[dict[str, Any]], where: str,
+                    image_size: int | None = None) -> dict[str, Any]:
+    """``{normalise, grid, metrics: {name: [metric, params]}}`` of one method entry; ValueError names the field.
+    With ``image_size``, a metric window (SSIM's ``win_size``) larger than a grid known now (a size,
+    or ``input``) is refused."""
     steps = normalise.parse(entry.get("normalise", "none"), f"{where}.normalise")
     grid = grids.check(entry.get("grid", "input"), f"{where}.grid")
     by_name = {m["name"]: m for m in metric_entries}
@@ -27,4 +30,8 @@ def method_settings(entry: dict[str, Any], metric_entries: list[dict[str, Any]],
         i = metric_entries.index(by_name[name])
         params = METRICS.check_params(by_name[name]["metric"], by_name[name].get("params", {}), f"config metrics[{i}].params")
         metrics[name] = [by_name[name]["metric"], params]
+        size = image_size if grid == "input" else grid if isinstance(grid, int) else None
+        if size is not None and params.get("win_size", 0) > size:
+            raise ValueError(f"config metrics[{i}].params.win_size: {params['win_size']} exceeds the {size}x{size} grid "
+                             f"of {where} ({name}); lower win_size or set {where}.grid larger")
     return {"normalise": [{name: params} for name, params in steps], "grid": grid, "metrics": metrics}

@@ -14,7 +14,8 @@ Degenerate maps, counted per model:
   (NaN in the per-image values), ``zero`` gives those pairs similarity 0 (the thesis' cosine);
 - a map with NaN or Inf is always left out (NaN), whatever the policy;
 - a model whose file says ``unsupported`` (the method cannot explain it) is left out of the
-  method's matrices and listed with its reason.
+  method's matrices and listed with its reason; a method that explains no model has empty (0 x 0)
+  matrices, with a warning.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def open_files(paths: Sequence[str], models: Sequence[str]) -> tuple[dict[str, A
         else:
             files[model] = f
     if not files:
-        raise ValueError(f"no model supports this method: {unsupported}")
+        log.warning("no model supports this method; its matrices are empty (%s)",
+                    "; ".join(f"{m}: {r}" for m, r in unsupported.items()))
+        return files, unsupported
     first = next(iter(files.values()))
     for f in files.values():
         if f.meta["image_ids"] != first.meta["image_ids"]:
@@ -156,14 +159,14 @@ def run(
     files, unsupported = open_files(paths, models)
     names = list(files)
     native = {m: tuple(f.shape("maps")[1:]) for m, f in files.items()}
-    hw = grids.common_grid(grid, list(native.values()), image_size, names)
-    ids = next(iter(files.values())).meta["image_ids"]
+    hw = grids.common_grid(grid, list(native.values()), image_size, names) if names else (0, 0)
+    ids = next(iter(files.values()), ArrayFile(paths[0])).meta["image_ids"]
     n, m = len(ids), len(names)
     sims = {name: np.empty((n, m, m), dtype=np.float64) for name in metrics}
     zero = np.zeros((n, m), dtype=bool)
     nonfinite = np.zeros((n, m), dtype=bool)
-    chunk = min(chunk_images(chunk_size, m, hw), max(n, 1))
-    for start, maps in _chunks(list(files.values()), steps, hw, n, chunk):
+    chunk = min(chunk_images(chunk_size, m, hw), max(n, 1)) if names else 1
+    for start, maps in _chunks(list(files.values()), steps, hw, n if names else 0, chunk):
         stop = start + len(maps.maps)
         sq_norm = maps.gram().diagonal(dim1=1, dim2=2)  # shared with the metrics; NaN/Inf propagate
         bad = ~torch.isfinite(sq_norm)

@@ -21,7 +21,12 @@ torch statistic). The declarations (:data:`DECLARATION`, checked by :func:`decla
   registered under that name in :data:`xaisim.plots.statistics.FIGURES`, captioned by
   ``report/statistics_<figure>.rst``;
 - ``torch`` (imports torch; gets the job's device), ``gpu`` (asks for a GPU), ``resources``
-  (Snakemake defaults such as ``mem_mb``, ``runtime``).
+  (Snakemake defaults such as ``mem_mb``, ``runtime``);
+- ``per_model``: one job per model (rule ``<name>_model``), which reads that model's files only and
+  gets its context for that model alone (:data:`PER_MODEL_CONTEXT`), writing its part of every table
+  (``xaisim.paths.STATISTIC_PART``); a light job (rule ``<name>``, :func:`gather`) joins the parts in
+  model order into the tables. A cluster runs the models in parallel; a changed or added model reruns
+  its own part only. The function must give each model's rows independently of the other models.
 
 Computations live beside the statistics in helper modules: prediction agreement and error
 consistency (:mod:`.agreement`), linear CKA (:mod:`.cka`) and the representation references
@@ -76,8 +81,12 @@ CONTEXT = {
 OVER = ("once", "matrices", "map_methods")
 DECLARATION: dict[str, Any] = {
     "reads": {}, "optional": {}, "writes": {}, "report": {}, "settings": [], "enabled": None, "context": [], "requires": [],
-    "figures": {}, "torch": False, "gpu": False, "resources": {},
+    "figures": {}, "torch": False, "gpu": False, "resources": {}, "per_model": False,
 }
+# the context a per-model statistic may take (each restricted to its model) and the kinds it reads per model
+PER_MODEL_CONTEXT = ("specs", "map_methods", "image_size")
+PER_MODEL_INPUTS = ("predictions", "features", "weights", "maps")
+PART_RULE = "_model"  # suffix of a per-model statistic's part rule
 
 
 def undefined(what: str, reason: str) -> float:
@@ -126,5 +135,27 @@ def _check(found: dict[str, dict[str, Any]]) -> None:
         problems += [f"context {c!r}" for c in [*d["context"], *d["requires"]] if c not in CONTEXT]
         problems += [f"figure {f!r} over {o!r}" for f, o in d["figures"].items() if o not in OVER]
         problems += [f"report {r!r}" for r in d["report"] if r not in d["writes"]]
+        if d["per_model"]:
+            problems += [f"per-model context {c!r}" for c in d["context"] if c not in PER_MODEL_CONTEXT]
         if problems:
             raise ValueError(f"statistic {name!r}: unknown {', '.join(problems)}")
+
+
+def gather(parts: dict[str, list[str]], tables: dict[str, str]) -> None:
+    """Each table of a per-model statistic from its parts (the models' CSVs, in model order): the
+    header once, then every part's rows as written. Parts with different headers are an error; a
+    part without rows adds none."""
+    from xaisim.io import atomic_path
+
+    for key, paths in parts.items():
+        header, rows = None, []
+        for path in paths:
+            lines = Path(path).read_text().splitlines(keepends=True)
+            if not lines or not lines[0].strip().strip('"'):
+                continue  # a part without columns (no rows at all)
+            if header is not None and lines[0] != header:
+                raise ValueError(f"{path}: columns {lines[0].strip()} differ from the other parts' {header.strip()}")
+            header = lines[0]
+            rows += lines[1:]
+        with atomic_path(tables[key]) as tmp:
+            Path(tmp).write_text((header or "\n") + "".join(rows))

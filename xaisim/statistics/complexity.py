@@ -7,9 +7,12 @@ grid the explain stage wrote (raw, before the similarity stage's normalisation a
 - **sparseness**: the Gini index of |a| (Chalasani et al. 2020; Quantus' ``Sparseness``), with the
   d values sorted ascending, G = sum_i (2i - d - 1) a_(i) / (d sum_i a_i): 0 for an all-equal map,
   (d - 1) / d for a one-hot map. Quantus adds 1e-7 to every value; here an all-zero map is NaN;
-- **complexity**: the entropy of |a| / sum |a| (Bhatt et al. 2020; Quantus' ``Complexity``), in
+- **entropy**: the entropy of |a| / sum |a| (Bhatt et al. 2020; Quantus' ``Complexity``), in
   nats (scipy.stats.entropy): 0 for a one-hot map, log d for an all-equal one. It grows with the
-  grid, so compare it between models of one method on one grid (the ``pixels`` column).
+  grid (log d), so models whose maps come at different grids (a method at the input size of models
+  built for 64 and 32 px) would differ by resolution alone;
+- **complexity**: the entropy divided by log d, in [0, 1] (0 one-hot, 1 all-equal): comparable
+  across grids, and the measure the per-model means, differences and figures use (NaN for d = 1).
 
 Degenerate maps are NaN with a reason in ``complexity/per_map`` and counted, never averaged in: an
 all-zero map, a map with NaN/Inf, every map of a model the method does not support. Model x model
@@ -29,7 +32,7 @@ from scipy.stats import entropy
 from xaisim.io import ArrayFile, write_csv
 from xaisim.statistics import STATISTICS, log, undefined
 
-MEASURES = ("sparseness", "complexity")
+MEASURES = ("sparseness", "complexity")  # compared between models; entropy (nats) is kept per map
 CHUNK = 256  # maps read at once
 
 
@@ -51,7 +54,7 @@ def sparseness(maps: np.ndarray) -> np.ndarray:
     return np.where(reason == "", gini, np.nan)
 
 
-def complexity(maps: np.ndarray) -> np.ndarray:
+def entropy_nats(maps: np.ndarray) -> np.ndarray:
     """Entropy (nats) of |map| / sum |map| of every map (N, ...) -> (N,); NaN for degenerate maps."""
     flat, reason = _magnitudes(maps)
     usable = reason == ""
@@ -61,20 +64,26 @@ def complexity(maps: np.ndarray) -> np.ndarray:
     return out
 
 
+def complexity(maps: np.ndarray) -> np.ndarray:
+    """:func:`entropy_nats` / log d of every map (N, ...) -> (N,) in [0, 1]; NaN for degenerate maps and d = 1."""
+    d = int(np.prod(np.shape(maps)[1:]))
+    return entropy_nats(maps) / np.log(d) if d > 1 else np.full(len(maps), np.nan)
+
+
 def per_map(path: str) -> tuple[pd.DataFrame, int | None]:
-    """method, model, image_id, sparseness, complexity, reason of every map of one explanation file,
+    """method, model, image_id, sparseness, complexity, entropy, reason of every map of one explanation file,
     and the pixels of its grid (None for a model the method does not support)."""
     f = ArrayFile(path)
     ids = list(f.meta["image_ids"])
     head = {"method": f.meta["method"], "model": f.meta["model"], "image_id": ids}
     if f.meta.get("unsupported"):
         reason = f"unsupported: {f.meta['unsupported']}"
-        return pd.DataFrame({**head, **{m: np.nan for m in MEASURES}, "reason": reason}), None
+        return pd.DataFrame({**head, **dict.fromkeys([*MEASURES, "entropy"], np.nan), "reason": reason}), None
     parts = []
     for start in range(0, len(ids), CHUNK):
         maps = f.read("maps", start, min(start + CHUNK, len(ids)))
         parts.append(pd.DataFrame({"sparseness": sparseness(maps), "complexity": complexity(maps),
-                                   "reason": _magnitudes(maps)[1]}))
+                                   "entropy": entropy_nats(maps), "reason": _magnitudes(maps)[1]}))
     values = pd.concat(parts, ignore_index=True)
     return pd.DataFrame(head).join(values), int(np.prod(f.shape("maps")[1:]))
 

@@ -39,6 +39,7 @@ from xaisim.statistics import STATISTICS, log, undefined
 BASELINES = ("method", "zero", "black", "blur")
 CURVES = ("deletion", "insertion")
 ORDERS = ("map", "random")
+CURVE_COLUMNS = ["method", "model", "curve", "order", "fraction", "probability"]
 EXACT_UP_TO = 13  # images: 2^13 sign flips enumerated
 RESAMPLES = 9999
 
@@ -60,26 +61,37 @@ def random_ranks(n: int, pixels: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack([rng.permutation(pixels) for _ in range(n)]) if n else np.zeros((0, pixels), np.int64)
 
 
+def probabilities(model: nn.Module, start: Tensor, end: Tensor, targets: Tensor, rank: np.ndarray,
+                  fractions: Sequence[float], batch: int) -> np.ndarray:
+    """(N, len(fractions)) softmax probability of ``targets`` after each fraction of the pixels, the
+    first ranked by ``rank`` ((N, H*W)), is taken from ``end`` into ``start``; ``batch`` inputs per forward."""
+    n, c, h, w = start.shape
+    counts = np.rint(np.asarray(fractions, dtype=np.float64) * h * w).astype(np.int64)
+    masks = torch.as_tensor(rank[:, None, :] < counts[None, :, None], dtype=start.dtype, device=start.device)
+    masks = masks.reshape(n, len(counts), 1, h, w)  # 1 where a pixel is taken
+    probs = []
+    with torch.no_grad():
+        for i in range(n):
+            inputs = start[i] * (1 - masks[i]) + end[i] * masks[i]
+            p = torch.cat([model(inputs[k:k + batch]).double().softmax(1) for k in range(0, len(counts), batch)])
+            probs.append(p[:, targets[i]].cpu().numpy())
+    return np.stack(probs) if probs else np.zeros((0, len(counts)))
+
+
 def curves(model: nn.Module, x: Tensor, baseline: Tensor, targets: Tensor, rank: np.ndarray, steps: int,
            batch: int) -> dict[str, np.ndarray]:
     """Deletion and insertion curves (N, steps + 1): the softmax probability of ``targets`` after
-    0, 1/steps, ..., 1 of the pixels (ranked by ``rank``, (N, H*W)) are replaced by / put into ``baseline``.
-    Forwards ``batch`` inputs at a time."""
-    n, c, h, w = x.shape
-    counts = np.rint(np.linspace(0, 1, steps + 1) * h * w).astype(np.int64)
-    masks = torch.as_tensor(rank[:, None, :] < counts[None, :, None], dtype=x.dtype, device=x.device)
-    masks = masks.reshape(n, steps + 1, 1, h, w)  # 1 where a pixel is taken
-    out = {}
-    with torch.no_grad():
-        for curve in CURVES:
-            start, end = (x, baseline) if curve == "deletion" else (baseline, x)
-            probs = []
-            for i in range(n):
-                inputs = start[i] * (1 - masks[i]) + end[i] * masks[i]
-                p = torch.cat([model(inputs[k:k + batch]).double().softmax(1) for k in range(0, steps + 1, batch)])
-                probs.append(p[:, targets[i]].cpu().numpy())
-            out[curve] = np.stack(probs) if probs else np.zeros((0, steps + 1))
-    return out
+    0, 1/steps, ..., 1 of the pixels (ranked by ``rank``, (N, H*W)) are replaced by / put into ``baseline``
+    (:func:`probabilities`)."""
+    fractions = np.linspace(0, 1, steps + 1)
+    return {curve: probabilities(model, *((x, baseline) if curve == "deletion" else (baseline, x)), targets, rank,
+                                 fractions, batch) for curve in CURVES}
+
+
+def degenerate(maps: np.ndarray) -> np.ndarray:
+    """Per map of ``maps`` (N, ...) why it cannot rank pixels: "non-finite map", "all-zero map" or ""."""
+    flat = maps.reshape(len(maps), -1)
+    return np.where(~np.isfinite(flat).all(1), "non-finite map", np.where(~(flat != 0).any(1), "all-zero map", ""))
 
 
 def auc(curve: np.ndarray) -> np.ndarray:
@@ -120,8 +132,7 @@ def explanation_rows(model: nn.Module, x: Tensor, path: str, params: Mapping[str
     if f.meta.get("unsupported"):
         return head.assign(**dict.fromkeys(columns, np.nan), reason=f"unsupported: {f.meta['unsupported']}"), pd.DataFrame()
     maps = f.read("maps", 0, len(ids)).astype(np.float64)
-    flat = maps.reshape(len(maps), -1)
-    reason = np.where(~np.isfinite(flat).all(1), "non-finite map", np.where(~(flat != 0).any(1), "all-zero map", ""))
+    reason = degenerate(maps)
     ok = reason == ""
     targets = torch.as_tensor(f.read("targets", 0, len(ids)), dtype=torch.long)
     rng = np.random.default_rng(seed)
@@ -190,7 +201,9 @@ def faithfulness_tables(
                                        baseline=baseline, seed=seed, batch=per_forward)
             per_image.append(rows)
             mean_curves.append(c)
-    return pd.concat(per_image, ignore_index=True), pd.concat(mean_curves, ignore_index=True)
+    drawn = [c for c in mean_curves if len(c)]  # an empty frame would make the columns objects (float format lost)
+    return (pd.concat(per_image, ignore_index=True),
+            pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame(columns=CURVE_COLUMNS))
 
 
 @STATISTICS.register(
@@ -205,6 +218,7 @@ def faithfulness_tables(
     figures={"faithfulness": "map_methods"},
     torch=True,
     gpu=True,
+    per_model=True,
     resources={"mem_mb": 8000, "runtime": 60},
 )
 def faithfulness(

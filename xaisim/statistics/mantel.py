@@ -11,6 +11,10 @@ With fewer than 3 models r is undefined (NaN, warning).
 Confound references (:func:`confounds`): a method's model x model complexity differences
 (:mod:`.complexity`, named ``<measure>_difference/<method>``) are tested against that method's
 explanation means and distances only, each its own family.
+
+Evidence references (:mod:`.cross_deletion`, where it runs): each map method's cross-model deletion
+distance, named ``cross_deletion/<method>``, is a reference like the model-level ones (tested with
+the other references and every explanation mean and distance, its own family).
 """
 
 from __future__ import annotations
@@ -151,7 +155,7 @@ def mantel_table(matrices: Mapping[str, pd.DataFrame], pairs: Sequence[tuple[str
     reads={"agreement": "agreement/same_class_counts", "error_consistency": "agreement/error_consistency",
            "cka": "cka", "debiased_cka": "representation/debiased_cka", "procrustes": "representation/procrustes",
            "mutual_knn": "representation/mutual_knn", "means": "mean", "distances": "distance"},
-    optional={"complexity": "complexity/differences"},
+    optional={"complexity": "complexity/differences", "cross_deletion": "cross_deletion/distance"},
     writes={"mantel": "mantel"},
     report={"mantel": "Mantel tests"},
     settings=["permutations", "seed"],
@@ -165,9 +169,16 @@ def mantel_tests(
 ) -> None:
     """Every pair of :func:`pairs_to_test` over the references (and the representation references)
     and each explanation's mean and distance, and the :func:`confound_pairs` of the complexity
-    differences where the complexity statistic runs."""
+    differences where the complexity statistic runs; the cross-deletion distances are references
+    where that statistic runs."""
     references = (*REFERENCES, *REPRESENTATIONS)
     matrices = {name: read_matrix(inputs[name]) for name in references}
+    if "cross_deletion" in inputs:
+        from xaisim.statistics.cross_deletion import unstacked
+
+        evidence = {f"cross_deletion/{m}": d for m, d in unstacked(pd.read_csv(inputs["cross_deletion"])).items()}
+        matrices.update(evidence)
+        references = (*references, *evidence)
     for key, mean, dist in zip(explanations, inputs["means"], inputs["distances"]):
         matrices[f"{key}/mean"], matrices[f"{key}/distance"] = read_matrix(mean), read_matrix(dist)
     found = confounds(pd.read_csv(inputs["complexity"])) if "complexity" in inputs else {}

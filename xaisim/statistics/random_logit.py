@@ -67,6 +67,7 @@ def check(model: nn.Module, x: torch.Tensor, original: np.ndarray, targets: np.n
     figures={"random_logit": "once"},
     torch=True,
     gpu=True,
+    per_model=True,
     resources={"mem_mb": 8000, "runtime": 60},
 )
 def random_logit(

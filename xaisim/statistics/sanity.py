@@ -134,6 +134,7 @@ def sanity_table(
     figures={"sanity": "map_methods"},
     torch=True,
     gpu=True,
+    per_model=True,
     resources={"mem_mb": 8000, "runtime": 60},
 )
 def sanity(

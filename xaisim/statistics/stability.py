@@ -54,6 +54,7 @@ def cluster_stability(sims: np.ndarray, models: Sequence[str], *, n_boot: int, s
                     label, len(keep))
         return pd.DataFrame(columns=COLUMNS)
     sims, names = sims[:, keep][:, :, keep], [models[i] for i in keep]
+    settings = cluster.fitted(settings, len(names))
     k = cluster.cut_k(settings, len(names))
 
     def frame(s: np.ndarray) -> pd.DataFrame:
