@@ -12,6 +12,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install --quiet -e '.[dev,slurm]'
+	# Quantus: a test-only reference; its requirements would add opencv-python beside grad-cam's headless one
+	$(BIN)/pip install --quiet --no-deps quantus==0.6.0
 	touch $@
 
 run: $(BIN)/.installed

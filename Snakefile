@@ -24,8 +24,10 @@ include: "rules/report.smk"
 localrules:
     all,
     explain_subset,
+    figure_images,
     accuracy,
     cluster,
+    cluster_evidence,
     histograms,
     outcomes,
     summary,

@@ -1,4 +1,5 @@
-# Dendrogram cut and Louvain communities of every model x model distance matrix, with its figures.
+# Dendrogram cut and Louvain communities of every model x model distance matrix, with its figures:
+# each explanation's similarity, and each map method's cross-model deletion distance.
 
 
 include: "helpers/cluster.smk"
@@ -33,3 +34,12 @@ rule cluster:
         code=code("scripts/cluster.py"),
     script:
         "../scripts/cluster.py"
+
+
+# metric "cross_deletion" (no metric may take that name), variant "all"
+use rule cluster as cluster_evidence with:
+    input:
+        evidence=P.fill(P.STATISTIC, table="cross_deletion/distance"),
+    wildcard_constraints:
+        metric=P.EVIDENCE,
+        variant="all",

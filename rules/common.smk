@@ -103,16 +103,11 @@ FORMATS = config["figures"]["formats"]
 def final_outputs():
     """Every target of the default rule: the summary, and what no other target depends on."""
     outputs = [P.SUMMARY, P.SELECTION]
+    for figure in CLUSTER_FIGURES:  # rules/helpers/cluster.smk
+        outputs += cluster_files(P.fill(P.CLUSTER_FIGURE, figure=figure))
     for method in METHODS:
         metrics = method_metrics(method)
         outputs += similarity_paths(method)
-        outputs += expand(
-            P.CLUSTER_FIGURE,
-            method=method,
-            metric=metrics,
-            variant=RESOLVED["variants"],
-            figure=CLUSTER_FIGURES,
-        )
         outputs += expand(
             P.METRIC_FIGURE, method=method, metric=metrics, figure="histograms"
         )

@@ -86,3 +86,26 @@ rule explain_subset:
         code=code("scripts/explain_subset.py"),
     script:
         "../scripts/explain_subset.py"
+
+
+# figures.images (a list of ids), checked against the explained subset as soon as it exists:
+# a wrong id fails here, before training, not in the explanation grids after every explanation.
+rule figure_images:
+    input:
+        P.SUBSET,
+    output:
+        P.FIGURE_IMAGES,
+    log:
+        P.log("figure_images"),
+    benchmark:
+        P.benchmark("figure_images")
+    priority: 50
+    conda:
+        "../envs/xaisim.yaml"
+    resources:
+        **resources("figure_images", mem_mb=1000, runtime=10),
+    params:
+        images=config["figures"]["images"],
+        code=code("scripts/figure_images.py"),
+    script:
+        "../scripts/figure_images.py"

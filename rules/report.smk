@@ -81,6 +81,7 @@ rule explanation_grids:
         subset=P.SUBSET,
         predictions=expand(P.PREDICTIONS, model=MODELS),
         maps=expand(P.EXPLANATION, method=MAP_METHODS, model=MODELS),
+        chosen=[] if config["figures"]["images"] == "auto" else P.FIGURE_IMAGES,
     output:
         selection=P.SELECTION,
         grids=[
@@ -179,7 +180,7 @@ rule summary:
     resources:
         **resources("summary", mem_mb=1000, runtime=10),
     params:
-        matrices=cluster_keys(),
+        matrices=clustered_keys(),
         code=code("scripts/summary.py"),
     script:
         "../scripts/summary.py"

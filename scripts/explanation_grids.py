@@ -20,4 +20,5 @@ explanation_grids(
     figures=p.figures,
     normalise=p.normalise,
     seed=p.seed,
+    chosen_path=i.chosen or None,
 )

@@ -100,7 +100,7 @@ def test_a_similarity_or_plot_option_reruns_no_train_or_explain_job(run, tmp_pat
                                               **FIGURES_OF_SIMILARITY, "cluster": 12, "histograms": 6}
     config = tiny()
     config["cluster"] = {"resolution": 0.5}  # clusters and the cluster stability that re-clusters
-    assert dry_run(run, config, tmp_path) == {"cluster": 14, "resampling": 1, "statistics_figures": 1, "summary": 1,
+    assert dry_run(run, config, tmp_path) == {"cluster": 14, "cluster_evidence": 3, "resampling": 1, "statistics_figures": 1, "summary": 1,
                                               "all": 1}
     config = tiny()
     config["statistics"] = {"permutations": 99}  # a statistics option: the two permutation tests and what follows
@@ -179,6 +179,7 @@ def test_touching_a_script_or_changing_a_comment_reruns_nothing(run, workflow_co
 def _imagefolder_config(tmp_path, root):
     config = tiny()
     config["data"] = {"source": "imagefolder", "path": str(root), "image_size": 16, "explain_images": 4}
+    config["models"][1]["kwargs"]["img_size"] = 16  # the ViT is built for its input size
     # 8 training images: too few for gradient similarity's reference set
     config["methods"] = [m for m in config["methods"] if m["method"] != "gradient_similarity"]
     path = tmp_path / "folder.yaml"
@@ -221,6 +222,7 @@ def test_a_new_archive_checksum_extracts_afresh(tmp_path):
         config = tiny()
         config["data"] = {"source": "url", "url": path.as_uri(), "md5": md5, "subdir": "shapes", "image_size": 16,
                           "explain_images": 4}
+        config["models"][1]["kwargs"]["img_size"] = 16
         configfile = tmp_path / "url.yaml"
         configfile.write_text(yaml.safe_dump(config))
         snakemake(work, "results/data/index.csv", configfile=configfile)

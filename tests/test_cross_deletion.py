@@ -12,8 +12,8 @@ import yaml
 from test_faithfulness import Linear
 
 from xaisim.config import ConfigError, check_schema, statistics_settings
-from xaisim.io import save_arrays
-from xaisim.statistics.cross_deletion import cross_rows, matrices, stacked, unstacked
+from xaisim.io import save_arrays, stacked, unstacked
+from xaisim.statistics.cross_deletion import cross_rows, matrices
 from xaisim.statistics.faithfulness import probabilities, ranks
 
 H = W = 8
@@ -138,7 +138,7 @@ def test_the_matrices_enter_the_mantel_tests_figure_and_summary(tmp_path):
 
     models = ["A", "B", "C", "D"]
     rng = np.random.default_rng(3)
-    own = {"A": 0.4, "B": 0.3, "C": 0.2, "D": 0.0}  # D's own map is no better than random
+    own = {"A": 0.4, "B": 0.3, "C": 0.2, "D": 0.005}  # D's own map is barely better than random: below the floor
     rows = [{"method": "gc", "explainer": a, "evaluated": b, "fraction": f, "drop": own[b] * (1 if a == b or {a, b} == {"A", "B"} else 0.2) + 0.1,
              "random_drop": 0.1, "images": 4, "counted": 4, "reason": ""} for a in models for b in models for f in FRACTIONS]
     m = matrices(pd.DataFrame(rows), models)
@@ -161,3 +161,33 @@ def test_the_matrices_enter_the_mantel_tests_figure_and_summary(tmp_path):
     assert min(Image.open(tmp_path / "cd.png").size) > 100
     page = "\n".join(trust_section({"cross_deletion_normalised": pd.read_csv(files["cross_deletion/normalised"]), "mantel": mantel}))
     assert "| gc | 3 of 4 | A-B |" in page
+
+
+def test_the_distance_is_clustered_without_the_models_it_could_not_count(tmp_path, caplog):
+    """Two pairs that delete each other's evidence cut into two clusters; a model whose maps were not
+    counted (unsupported: no drop) is left out of the clustering with a warning, not a NaN matrix."""
+    from conftest import cluster_settings
+    from test_plots import check_png
+
+    from xaisim.io import write_csv
+    from xaisim.plots.jobs import cluster_figures, evidence_distance
+
+    models, group = ["A", "B", "C", "D", "E"], {"A": 0, "B": 0, "C": 1, "D": 1, "E": 2}
+    own = {"A": 0.5, "B": 0.4, "C": 0.45, "D": 0.35, "E": 0.3}
+    rows = [{"method": "gc", "explainer": a, "evaluated": b, "fraction": f,
+             "drop": np.nan if a == "E" else own[b] * (1 if group[a] == group[b] else 0.1) + 0.1,
+             "random_drop": 0.1, "images": 4, "counted": 0 if a == "E" else 4, "reason": "unsupported" if a == "E" else ""}
+            for a in models for b in models for f in FRACTIONS]
+    path = tmp_path / "distance.csv"
+    write_csv(stacked(matrices(pd.DataFrame(rows), models)["distance"]), path, index=False)
+    distance = evidence_distance(str(path), "gc")
+    assert list(distance.index) == list(distance.columns) == ["A", "B", "C", "D"] and "E left out" in caplog.text
+    assert distance.loc["A", "B"] == 0 and distance.loc["A", "C"] > 0.3
+    out = {name: str(tmp_path / f"{name}.png") for name in ("dendrogram", "linkages", "louvain", "heatmap", "embedding")}
+    out |= {"clusters": str(tmp_path / "clusters.csv"), "summary": str(tmp_path / "summary.json")}
+    cluster_figures(distance, None, out, settings=cluster_settings(k=2), families=dict.fromkeys(models, "cnn"),
+                    models=models, formats=["png"], title="gc / cross-model deletion")
+    table = pd.read_csv(out["clusters"]).set_index("model")["cluster"]
+    assert table["A"] == table["B"] != table["C"] == table["D"]
+    for name in ("dendrogram", "linkages", "louvain", "heatmap", "embedding"):
+        check_png(out[name])

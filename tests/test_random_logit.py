@@ -46,3 +46,27 @@ def test_undefined_images_are_counted_and_left_out():
     b[1] = 0
     row = similarity_row(a, b)
     assert row["undefined"] == 1 and row["spearman"] == pytest.approx(1) and row["cosine"] == pytest.approx(1)
+
+
+def test_the_similarity_equals_quantus_random_logit_with_two_classes():
+    """Two classes leave one other class, so Quantus 0.6's draw and ours agree: its RandomLogit (Spearman,
+    no normalisation) of a small ReLU network scores what :func:`check` scores, in the mean. Test-only
+    reference, skipped where Quantus is absent (the Makefile installs it)."""
+    quantus = pytest.importorskip("quantus")
+    g = torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2)).eval()
+    x, targets = torch.randn(8, 3, 6, 6, generator=g), torch.randint(0, 2, (8,), generator=g)
+    explain = MapExplainer("saliency", {}, images=8, evals=8)
+    original = explain(model, x, targets).maps.numpy()
+    row = check(model, x, original, targets.numpy(), 2, lambda *a: explain(*a).maps, seed=0)
+
+    def quantus_explain(model, inputs, targets, **_):
+        maps = explain(model, torch.as_tensor(inputs), torch.as_tensor(targets)).maps
+        return maps.numpy()[:, None]
+
+    metric = quantus.RandomLogit(similarity_func=quantus.similarity_func.correlation_spearman, num_classes=2,
+                                 normalise=False, abs=False, disable_warnings=True)
+    want = metric(model=model, x_batch=x.numpy(), y_batch=targets.numpy(), a_batch=original[:, None],
+                  explain_func=quantus_explain, device="cpu", channel_first=True)
+    assert np.std(want) > 0.01  # ReLU: the maps differ image by image
+    assert row["undefined"] == 0 and row["spearman"] == pytest.approx(float(np.mean(want)), abs=1e-6)

@@ -31,7 +31,8 @@ def snakemake(workdir: Path, *args: str, configfile: Path = REPO / "configs" / "
 # the statistics jobs downstream of any similarity output (one job each for all matrices)
 STATISTICS_OF_SIMILARITY = {"mantel": 1, "family_separation": 1, "resampling": 1, "statistics_figures": 1}
 # jobs that read every map and so rerun whenever one method's maps change
-STATISTICS_OF_MAPS = {"sanity": 1, "complexity": 1, "faithfulness": 1, "random_logit": 1, "cross_deletion": 1}
+STATISTICS_OF_MAPS = {"sanity": 1, "complexity": 1, "faithfulness": 1, "random_logit": 1, "cross_deletion": 1,
+                      "cluster_evidence": 3}  # each map method's cross-deletion clusters (one table for all)
 # the per-model statistics: one part job per model (rule <name>_model), joined by the job named after it
 PER_MODEL = ("sanity", "faithfulness", "random_logit")
 
@@ -131,7 +132,7 @@ def test_clusters_figures_and_summary(run):
 def test_statistics_are_built_and_degrade_gracefully_with_two_models(run):
     from test_plots import check_png
 
-    from xaisim.statistics.cross_deletion import unstacked
+    from xaisim.io import unstacked
 
     stats = run / "results/statistics"
     subset = pd.read_csv(run / "results/data/explain.csv", dtype={"image_id": str})
@@ -180,6 +181,10 @@ def test_statistics_are_built_and_degrade_gracefully_with_two_models(run):
     distance = unstacked(pd.read_csv(stats / "cross_deletion/distance.csv"))["ig"]
     assert list(distance.index) == ["resnet", "vit"] and (np.diag(distance) == 0).all()
     assert {("cross_deletion/ig", "ig/cosine/all/distance")} <= pairs
+    evidence = json.loads((run / "results/clusters/ig/cross_deletion/all/summary.json").read_text())
+    assert "skipped" not in evidence and sum(evidence["cut_sizes"]) == 2  # both models clustered
+    check_png(run / "results/figures/ig/cross_deletion/all/dendrogram.png")
+    assert "| ig | cross_deletion | all |" in (run / "results/summary.md").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +274,7 @@ def test_thesis_preset_builds_its_dag(tmp_path):
     assert counts["download"] == 1 and counts["train"] == 14 and counts["explain"] == 14 * 3  # GradCAM, IG, KernelSHAP
     assert counts["similarity_GradCAM"] == counts["similarity_IntegratedGradients"] == 1
     assert counts["cluster"] == 3 * 2 * 2  # methods x metrics x variants (all, matching)
+    assert counts["cluster_evidence"] == 3  # the cross-model deletion distance of each map method
 
 
 def test_seeds_make_replicates_that_are_ordinary_models(tmp_path):
@@ -329,6 +335,7 @@ def _url_config(tmp_path, md5):
     config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
     config["data"] = {"source": "url", "url": archive.as_uri(), "subdir": "shapes", "image_size": 16,
                       "explain_images": 6, "md5": md5 or hashlib.md5(archive.read_bytes()).hexdigest()}
+    config["models"][1]["kwargs"]["img_size"] = 16  # the ViT is built for its input size
     path = tmp_path / "url.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -70,7 +70,7 @@ def _check_params(registry: Any, name: str, params: dict[str, Any], where: str) 
 def _check_model(model: dict[str, Any], config: dict[str, Any], where: str) -> None:
     """One model entry: timm arch or scikit-learn estimator and its kwargs, weights, ``epochs: 0``."""
     from xaisim import classical
-    from xaisim.models import check_arch
+    from xaisim.models import build_spec, check_arch, probe
 
     if model.get("sklearn"):
         extra = [k for k in ("arch", "pretrained_file") if model.get(k)] + (["pretrained"] if model.get("pretrained") else [])
@@ -85,6 +85,12 @@ def _check_model(model: dict[str, Any], config: dict[str, Any], where: str) -> N
         check_arch(model["arch"])
     except ValueError as err:
         raise ConfigError(f"{where}.arch: {err}") from None
+    try:
+        probe(build_spec(model), config["data"]["image_size"])
+    except TypeError as err:
+        raise ConfigError(f"{where}.kwargs: timm's {model['arch']} refuses them ({err}); see its constructor's arguments") from None
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
     epochs = {**config.get("train", {}), **model.get("train", {})}.get("epochs")
     if epochs == 0:
         if not (model.get("pretrained") or model.get("pretrained_file")):
@@ -158,22 +164,30 @@ def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
 def _check_method_params(config: dict[str, Any]) -> None:
     """Every method's params as each model sees them (the method's, overridden by the model's own
     ``methods.<name>`` entry), and the rules that depend on the model or the data of the methods
-    that declared a ``check_model`` (:mod:`xaisim.contract`)."""
+    that declared a ``check_model`` (:mod:`xaisim.contract`); ``grid: native`` over maps whose
+    native shapes (where ``check_model`` knows them) differ."""
     from xaisim.driver import registry
 
     for i, method in enumerate(config["methods"]):
         key = method["method"]
         reg = registry(key)
         check_model = reg.info(key)["check_model"]
+        shapes = {}
         for j, model in enumerate(config["models"]):
             own = model.get("methods", {}).get(method["name"])
             where = f"config models[{j}].methods.{method['name']}" if own else f"config methods[{i}].params"
             params = _check_params(reg, key, {**method.get("params", {}), **(own or {})}, where)
             if check_model is not None:
                 try:
-                    check_model(params, model, config)
+                    shape = check_model(params, model, config)
                 except ValueError as err:
                     raise ConfigError(f"{where}: {err} for {reg.kind} {key!r}") from None
+                if shape is not None:
+                    shapes[model["name"]] = tuple(shape)
+        if method.get("grid") == "native" and len(set(shapes.values())) > 1:
+            got = ", ".join(f"{name} {hw}" for name, hw in shapes.items())
+            raise ConfigError(f"config methods[{i}].grid: native needs maps of one shape, got {got}; "
+                              "choose grid input, coarsest or a size")
 
 
 def check(config: dict[str, Any]) -> None:
@@ -182,6 +196,7 @@ def check(config: dict[str, Any]) -> None:
 
     from xaisim.cluster import check_settings
     from xaisim.driver import registry
+    from xaisim.paths import EVIDENCE
     from xaisim.similarity import METRICS
     from xaisim.similarity.settings import method_settings
 
@@ -194,6 +209,9 @@ def check(config: dict[str, Any]) -> None:
         except KeyError as err:
             raise ConfigError(f"config methods[{i}].method: {err.args[0]}") from None
     for i, m in enumerate(config["metrics"]):
+        if m["name"] == EVIDENCE:
+            raise ConfigError(f"config metrics[{i}].name: {EVIDENCE!r} names the cross-model deletion clusters "
+                              f"(results/clusters/<method>/{EVIDENCE}/); rename the metric")
         if m["metric"] not in METRICS.names():
             raise ConfigError(f"config metrics[{i}].metric: unknown {METRICS.kind} {m['metric']!r}; known: {', '.join(METRICS.names())}")
     method_names = {m["name"]: m for m in config["methods"]}

@@ -4,7 +4,8 @@ example-based (:mod:`xaisim.examples`); both packages import this module, neithe
 A method declares at registration what it needs of the driver (:mod:`xaisim.driver`), as
 ``needs=Needs(...)``, and its checks: ``validate(params)`` for rules across parameters, and, where a
 rule depends on the model or the data, ``check_model(params, model, config)`` (a model entry and
-the whole config, before any compute). Both raise ``ValueError("<param>: <problem and fix>")``,
+the whole config, before any compute), which returns the maps' native (h, w) for that model where it
+knows it (the config check refuses ``grid: native`` over models whose shapes differ). Both raise ``ValueError("<param>: <problem and fix>")``,
 which the config check prefixes with the config location. The workflow reads the needs from
 the resolved config (:func:`xaisim.config.resolve`), never from a method's name.
 """
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 
     from xaisim.registry import Registry
 
-ModelCheck = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], None]
-"""``check_model(params, model entry, config)``: raises ``ValueError("<param>: <problem and fix>")``."""
+ModelCheck = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], "tuple[int, int] | None"]
+"""``check_model(params, model entry, config)``: raises ``ValueError("<param>: <problem and fix>")``;
+returns the native (h, w) of the model's maps, or None where it does not know it."""
 
 
 @dataclass(frozen=True)

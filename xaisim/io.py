@@ -13,7 +13,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,22 @@ def write_json(obj: Any, path: str | Path) -> None:
 def read_matrix(path: str | Path) -> pd.DataFrame:
     """A model x model CSV matrix (model names as header and index)."""
     return pd.read_csv(path, index_col=0)
+
+
+def stacked(per_method: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One CSV of per-method model x model matrices (cross-model deletion's): columns method, model (the
+    row), the models."""
+    frames = [m.rename_axis("model").reset_index().assign(method=method) for method, m in per_method.items()]
+    if not frames:
+        return pd.DataFrame(columns=["method", "model"])
+    table = pd.concat(frames, ignore_index=True)
+    return table[["method", "model", *[c for c in table.columns if c not in ("method", "model")]]]
+
+
+def unstacked(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Method -> model x model matrix of a :func:`stacked` table."""
+    return {method: g.drop(columns="method").set_index("model").rename_axis(None)
+            for method, g in table.groupby("method", sort=False)}
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:

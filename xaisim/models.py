@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import json
 import logging
 from pathlib import Path
@@ -93,6 +94,60 @@ def create(spec: dict[str, Any], num_classes: int | None, pretrained: bool | Non
     return model
 
 
+def input_size(spec: dict[str, Any], image_size: int) -> int:
+    """The side of the square inputs the network gets: the entry's ``input_size``, else the image size."""
+    return int(spec.get("input_size") or image_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _shapes(spec_json: str, size: int, modules: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
+    spec = json.loads(spec_json)
+    got: dict[str, tuple[int, ...]] = {}
+
+    def keep(name: str) -> Callable[..., None]:
+        def hook(_module: nn.Module, _args: object, out: Any) -> None:
+            got.setdefault(name, tuple((out[0] if isinstance(out, tuple) else out).shape))
+        return hook
+
+    for device in ("meta", "cpu"):  # meta: no memory, no init cost; the CPU where an op has no meta kernel
+        net = _meta_network(spec_json) if device == "meta" else create(spec, num_classes=None, pretrained=False).eval()
+        hooks = [net.get_submodule(m).register_forward_hook(keep(m)) for m in modules]
+        try:
+            with torch.no_grad():
+                got[""] = tuple(net(torch.zeros(1, 3, size, size, device=device)).shape)
+            return tuple(got[m] for m in ("", *modules))
+        except Exception as err:  # noqa: BLE001 (timm's asserts, shape errors: the message is the report)
+            failed = err
+            got.clear()
+        finally:
+            for h in hooks:
+                h.remove()
+    reason = next((line.strip() for line in str(failed).splitlines() if line.strip()), type(failed).__name__)
+    raise ValueError(f"{spec['arch']} does not take {size}x{size} inputs ({reason}); set data.image_size (or the "
+                     "entry's input_size) to a size it was built for, or build it for this one (e.g. kwargs: "
+                     "{img_size: ...} for timm's ViTs)")
+
+
+def probe(spec: dict[str, Any], image_size: int, modules: tuple[str, ...] = ()) -> tuple[tuple[int, ...], ...]:
+    """One forward of a zero input at the network's input size through ``spec``'s network, built
+    without weights (on the meta device: no memory, about 0.3 s; cached): the output shape, then that
+    of each module of ``modules`` (dotted paths). ValueError, naming the sizes, where the network
+    does not take the input."""
+    return _shapes(json.dumps(spec, sort_keys=True), input_size(spec, image_size), tuple(modules))
+
+
+@functools.lru_cache(maxsize=32)
+def _meta_network(spec_json: str) -> nn.Module:
+    with torch.device("meta"):
+        return create(json.loads(spec_json), num_classes=None, pretrained=False).eval()
+
+
+def meta_network(spec: dict[str, Any]) -> nn.Module:
+    """``spec``'s network without weights on the meta device (its modules and feature_info; cached).
+    TypeError where timm's constructor refuses the entry's kwargs."""
+    return _meta_network(json.dumps(spec, sort_keys=True))
+
+
 @contextlib.contextmanager
 def _load_report() -> Iterator[dict[str, list[str]]]:
     """The keys timm's weight loader reports missing or unexpected (it logs them and goes on)."""
@@ -135,7 +190,7 @@ def _check_loaded(model: nn.Module, spec: dict[str, Any], report: dict[str, list
 def data_config(model: nn.Module, spec: dict[str, Any], image_size: int) -> dict[str, Any]:
     """timm's data config with the input size forced to a square (entry ``input_size`` or image size)."""
     cfg = resolve_model_data_config(model)
-    size = int(spec.get("input_size") or image_size)
+    size = input_size(spec, image_size)
     cfg["input_size"] = (3, size, size)
     return cfg
 

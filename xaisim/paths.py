@@ -20,6 +20,7 @@ EXTRACTED = f"{RESOURCES}/data/{{key}}"
 MANIFEST = f"{EXTRACTED}/manifest.tsv"
 INDEX = f"{RESULTS}/data/index.csv"
 SUBSET = f"{RESULTS}/data/explain.csv"
+FIGURE_IMAGES = f"{RESULTS}/data/figure_images.csv"  # figures.images, checked against the subset
 
 # models
 WEIGHTS = f"{RESULTS}/models/{{model}}/weights.safetensors"
@@ -36,6 +37,7 @@ PER_IMAGE = f"{SIMILARITY_DIR}/{{metric}}/per_image.safetensors"
 MATRIX = f"{SIMILARITY_DIR}/{{metric}}/{{variant}}/{{stat}}.csv"
 CLUSTERS = f"{RESULTS}/clusters/{{method}}/{{metric}}/{{variant}}/clusters.csv"
 CLUSTER_SUMMARY = f"{RESULTS}/clusters/{{method}}/{{metric}}/{{variant}}/summary.json"
+EVIDENCE = "cross_deletion"  # the metric folder of a map method's clustered cross-model deletion distance (variant "all")
 
 # statistics: one folder, a table per name
 STATISTIC = f"{RESULTS}/statistics/{{table}}.csv"

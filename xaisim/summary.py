@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from xaisim.io import atomic_path
+from xaisim.paths import EVIDENCE
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -188,7 +189,8 @@ def _random_logit_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
 def _cross_deletion_trust(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     """Per map method: the pairs whose maps remove at least half of each other's own-map evidence,
     and how often the explanation distance follows the cross-deletion distance (Mantel)."""
-    from xaisim.statistics.cross_deletion import SAME_EVIDENCE, same_evidence, unstacked
+    from xaisim.io import unstacked
+    from xaisim.statistics.cross_deletion import SAME_EVIDENCE, same_evidence
 
     if "cross_deletion_normalised" not in tables:
         return []
@@ -252,7 +254,10 @@ def summary_text(
                + ("." if found else "; no matrix shows community structure beyond chance.")) if clustered else
               "No matrix has the models a clustering needs: nothing to cluster.",
               "A dendrogram cut always splits the models; a cut that sets single models apart says only that "
-              "they are outliers.", "", _table(pd.DataFrame(rows)), ""]
+              "they are outliers." + (f" Metric `{EVIDENCE}`: the cross-model deletion distance of the map "
+                                      "method (no map compared: how much less each model's map removes of the "
+                                      "other's evidence than its own map)." if any(k[1] == EVIDENCE for k in clusters) else ""),
+              "", _table(pd.DataFrame(rows)), ""]
     parts += _statistics(mantel, separation, floor)
     parts += trust_section({"mantel": mantel, **(quality or {})})
     unsupported = outcomes[outcomes["outcome"] != "explained"]

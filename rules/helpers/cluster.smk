@@ -25,16 +25,29 @@ def cluster_keys():
     ]
 
 
+def evidence_keys():
+    """method/cross_deletion/all of every map method, where cross-model deletion runs."""
+    written = statistics_tables()  # rules/helpers/statistics.smk
+    if "cross_deletion/distance" not in written:
+        return []
+    return [f"{method}/{P.EVIDENCE}/all" for method in MAP_METHODS]
+
+
+def clustered_keys():
+    """Every clustered matrix: the explanations' similarity, then the cross-model deletion distances."""
+    return cluster_keys() + evidence_keys()
+
+
 def cluster_files(pattern):
-    """`pattern` (clusters, summary) of every clustered matrix, in cluster_keys() order."""
+    """`pattern` (clusters, summary, a figure) of every clustered matrix, in clustered_keys() order."""
     return [
         P.fill(pattern, method=method, metric=metric, variant=variant)
-        for method, metric, variant in (key.split("/") for key in cluster_keys())
+        for method, metric, variant in (key.split("/") for key in clustered_keys())
     ]
 
 
 def cluster_report(path, caption, category, label):
-    """An output of the cluster job, in the report under its matrix."""
+    """An output of a cluster job, in the report under its matrix."""
     return report(
         path,
         caption=f"../report/{caption}.rst",

@@ -35,3 +35,19 @@ def test_a_study_of_example_based_methods_only_gets_grids_that_say_there_are_no_
     assert "no method of this study gives maps" in caplog.text
     assert all((tmp_path / f"{kind}-{c}.png").stat().st_size > 0 for kind in ("grid", "deeper") for c in CATEGORIES)
     assert len(pd.read_csv(out["selection"])) > 0
+
+
+def test_an_unknown_figure_image_fails_before_any_model_is_trained(tmp_path):
+    """figures.images is checked against the explained subset as soon as it exists (rule
+    figure_images, run first), not by the explanation grids after every explanation."""
+    import yaml
+    from test_workflow import REPO, snakemake
+
+    config = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+    config["figures"] = {"images": ["nope"]}
+    path = tmp_path / "images.yaml"
+    path.write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path / "work", "--cores", "1", configfile=path, check=False)
+    log = tmp_path / "work/results/logs/figure_images.log"
+    assert done.returncode != 0 and "config figures.images: ['nope'] not in the explained subset" in log.read_text()
+    assert not list((tmp_path / "work/results").glob("models/*/weights.safetensors"))

@@ -53,29 +53,27 @@ def validate(params: dict[str, Any]) -> None:
         raise ValueError(f"top_k: {params['top_k']} is larger than reference_images={params['reference_images']}; lower it")
 
 
-def check_model(params: dict[str, Any], model: dict[str, Any], config: dict[str, Any]) -> None:
+def check_model(params: dict[str, Any], model: dict[str, Any], config: dict[str, Any]) -> tuple[int, int] | None:
     """``reference_images`` within the train split (when its size is known before the data stage:
     digits, imagefolder) and every ``parameters`` prefix a module path of the model's architecture
     (built on the meta device: no memory, no weights). A scikit-learn model is not supported (no
-    gradients), so nothing is checked."""
+    gradients), so nothing is checked. The scores' grid: (1, reference_images)."""
     if model.get("sklearn"):
-        return
+        return None
     n_train = _train_size(config["data"])
     if n_train is not None and params["reference_images"] > n_train:
         raise ValueError(
             f"reference_images: {params['reference_images']} is larger than the train split ({n_train} images); lower it"
         )
     if params["parameters"]:
-        import timm
-
         from xaisim.examples.gradients import select_parameters
+        from xaisim.models import build_spec, meta_network
 
-        with torch.device("meta"):
-            net = timm.create_model(model["arch"], pretrained=False, **(model.get("kwargs") or {}))
         try:
-            select_parameters(net, params["parameters"])
+            select_parameters(meta_network(build_spec(model)), params["parameters"])
         except ValueError as err:
             raise ValueError(f"parameters: {model['name']} ({model['arch']}) has {err}") from None
+    return 1, params["reference_images"]
 
 
 def _train_size(data: dict[str, Any]) -> int | None:

@@ -167,16 +167,22 @@ def layer_activations_and_gradients(
     return act.detach(), grad
 
 
-def fill_with_mean(t: Tensor, cells: Sequence[Sequence[int]]) -> Tensor:
-    """``t`` (B, C, h, w) with the given ``(row, column)`` cells replaced by the mean of the others."""
-    h, w = t.shape[-2:]
-    mask = torch.zeros(h, w, dtype=torch.bool, device=t.device)
+def cell_mask(cells: Sequence[Sequence[int]], h: int, w: int, device: torch.device | str = "cpu") -> Tensor:
+    """The (h, w) mask of ``(row, column)`` cells (negative: from the end); ValueError for a cell
+    outside the grid or cells that cover all of it."""
+    mask = torch.zeros(h, w, dtype=torch.bool, device=device)
     for row, col in cells:
         if not (-h <= row < h and -w <= col < w):
             raise ValueError(f"fill_cells entry {[row, col]} lies outside the layer's {h}x{w} grid")
         mask[row, col] = True
     if mask.all():
         raise ValueError(f"fill_cells covers all {h}x{w} cells; leave at least one")
+    return mask
+
+
+def fill_with_mean(t: Tensor, cells: Sequence[Sequence[int]]) -> Tensor:
+    """``t`` (B, C, h, w) with the given ``(row, column)`` cells replaced by the mean of the others."""
+    mask = cell_mask(cells, *t.shape[-2:], device=t.device)
     mean = t[..., ~mask].mean(-1)
     return torch.where(mask, mean[..., None, None], t)
 
@@ -211,7 +217,25 @@ def _validate(params: dict) -> None:
         raise ValueError(f"layer={params['layer']!r} and depth={params['depth']} exclude each other; give one of them")
 
 
-@register_method("gradcam", needs=Needs(gradients=True), validate=_validate)
+def _check_model(params: dict, model: dict, config: dict) -> tuple[int, int] | None:
+    """On the network built without weights (:func:`xaisim.models.meta_network`): the layer (or depth)
+    resolves and ``fill_cells`` lie inside its grid at the model's input size; the grid."""
+    if model.get("sklearn"):
+        return None  # no layers: recorded as not supported when explained
+    from xaisim.models import build_spec, input_size, meta_network, probe
+
+    spec = build_spec(model)
+    net = meta_network(spec)
+    path, _, num_chs = resolve_layer(net, params.get("layer", "auto"), params.get("depth"))
+    size = input_size(spec, config["data"]["image_size"])
+    _, shape = probe(spec, config["data"]["image_size"], (path,))
+    h, w = activation_to_nchw(torch.empty(shape, device="meta"), net, num_chs, (size, size)).shape[-2:]
+    if params.get("fill_cells"):
+        cell_mask(params["fill_cells"], h, w)
+    return int(h), int(w)
+
+
+@register_method("gradcam", needs=Needs(gradients=True), validate=_validate, check_model=_check_model)
 def gradcam(
     model: nn.Module,
     inputs: Tensor,

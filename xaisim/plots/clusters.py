@@ -127,19 +127,24 @@ def clustered_heatmap(
 
 
 def embeddings(
-    mean: pd.DataFrame, distance: pd.DataFrame, families: dict[str, str], all_models: list[str], title: str,
+    mean: pd.DataFrame | None, distance: pd.DataFrame, families: dict[str, str], all_models: list[str], title: str,
     path: str | Path, formats: Iterable[str] = ("png",),
 ) -> None:
-    """PCA of the rows of 1 - mean similarity (the thesis' plot) and classical MDS of the distance matrix."""
+    """PCA of the rows of 1 - mean similarity (the thesis' plot; of the distance rows where ``mean`` is
+    None) and classical MDS of the distance matrix."""
     names = list(distance.index)
-    dissimilarity = 1 - mean.loc[names, names].to_numpy(dtype=float)
+    rows = "distance" if mean is None else "1 - similarity"
+    dissimilarity = (distance if mean is None else 1 - mean.loc[names, names]).to_numpy(dtype=float)
     n_comp = min(2, len(names))
     pca = PCA(n_components=n_comp, svd_solver="full").fit(dissimilarity)
-    mds = ClassicalMDS(n_components=n_comp, metric="precomputed").fit(check_distance(distance))
+    with np.errstate(invalid="ignore"):  # the NaN axes, set to 0 below
+        mds = ClassicalMDS(n_components=n_comp, metric="precomputed").fit(check_distance(distance))
     points = {
-        f"PCA of 1 - similarity ({', '.join(f'{v:.0%}' for v in pca.explained_variance_ratio_)} variance)":
+        f"PCA of {rows} ({', '.join(f'{v:.0%}' for v in pca.explained_variance_ratio_)} variance)":
             pca.transform(dissimilarity),
-        "classical MDS of the distance": mds.embedding_,
+        # a non-Euclidean distance has negative eigenvalues, whose axes sklearn gives as NaN: Torgerson's
+        # classical MDS keeps the positive ones, so those axes are 0
+        "classical MDS of the distance": np.nan_to_num(mds.embedding_, nan=0.0),
     }
     colours = model_colours(all_models)
     fig, axes = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")

@@ -22,23 +22,34 @@ import pandas as pd
 from xaisim import plots
 from xaisim.cluster import adjacency, cluster
 from xaisim.index import open_rgb
-from xaisim.io import ArrayFile, read_matrix, write_csv, write_json
+from xaisim.io import ArrayFile, unstacked, write_csv, write_json
 from xaisim.plots import accuracy as accuracy_plots
 from xaisim.plots import clusters, distributions
 from xaisim.plots.explanations import Cell, grid
 from xaisim.plots.palette import family_colour
-from xaisim.selection import CATEGORIES, configured, prediction_frame, select
+from xaisim.selection import CATEGORIES, prediction_frame, select
 from xaisim.statistics.agreement import agreement
 
 log = logging.getLogger(__name__)
 
 
+def evidence_distance(path: str, method: str) -> pd.DataFrame:
+    """``method``'s cross-model deletion distance (the stacked table at ``path``), less the models whose
+    own map was not counted (unsupported or degenerate: their diagonal is NaN), with a warning."""
+    distance = unstacked(pd.read_csv(path)).get(method, pd.DataFrame())
+    counted = np.isfinite(np.diag(distance.to_numpy(dtype=float)))
+    if not counted.all():
+        log.warning("cross-deletion %s: %s left out of the clustering (no counted map of their own)", method,
+                    ", ".join(distance.index[~counted]))
+    return distance.loc[counted, distance.columns[counted]]
+
+
 def cluster_figures(
-    distance_path: str, mean_path: str, out: Mapping[str, str], *, settings: dict[str, Any],
+    distance: pd.DataFrame, mean: pd.DataFrame | None, out: Mapping[str, str], *, settings: dict[str, Any],
     families: dict[str, str], models: list[str], formats: list[str], title: str,
 ) -> None:
-    """Clusters CSV, summary JSON, dendrogram, linkage comparison, Louvain graph, heatmap, embeddings."""
-    distance, mean = read_matrix(distance_path), read_matrix(mean_path)
+    """Clusters CSV, summary JSON, dendrogram, linkage comparison, Louvain graph, heatmap, embeddings of
+    a model x model ``distance`` (``mean``: its similarity, None for a distance alone)."""
     figure_names = ("dendrogram", "linkages", "louvain", "heatmap", "embedding")
     reason = None
     if len(distance) < 2:
@@ -150,9 +161,10 @@ def _segments(f: ArrayFile, image_id: str) -> np.ndarray | None:
 def explanation_grids(
     index_path: str, subset_path: str, predictions: list[str], maps: dict[str, dict[str, str]],
     out: Mapping[str, Any], *, models: list[str], methods: list[str], families: dict[str, str],
-    figures: dict[str, Any], normalise: dict[str, Any], seed: int,
+    figures: dict[str, Any], normalise: dict[str, Any], seed: int, chosen_path: str | None = None,
 ) -> None:
     """Selection CSV; per category an image x method x model grid; per category the deeper figure.
+    ``chosen_path``: the checked ``figures.images`` (:func:`xaisim.selection.configured`) where not auto.
 
     Maps are shown as the similarity stage compares them: each method's ``normalise`` steps.
     """
@@ -167,8 +179,8 @@ def explanation_grids(
     if figures["images"] == "auto":
         chosen = select(subset, preds, figures["per_category"], figures["near_tie"], seed)
         categories = list(CATEGORIES)
-    else:
-        chosen = configured(subset, figures["images"])
+    else:  # the figure_images job checked them: config order, category "selected"
+        chosen = pd.read_csv(chosen_path, dtype={"image_id": str})
         categories = ["selected"]
     frame = prediction_frame(subset, preds)
     write_csv(chosen.merge(subset, on="image_id"), out["selection"], index=False)

@@ -335,7 +335,7 @@ def random_logit_figure(data: StageTables, item: str, path: str) -> None:
 def cross_deletion_figure(data: StageTables, method: str, path: str) -> None:
     """Per map method: the cross-deletion score and its normalised form, explainer x evaluated model
     (:mod:`xaisim.statistics.cross_deletion`)."""
-    from xaisim.statistics.cross_deletion import unstacked
+    from xaisim.io import unstacked
 
     score = unstacked(data.csv("cross_deletion/score")).get(method)
     if score is None or not np.isfinite(score.to_numpy(dtype=float)).any():

@@ -87,6 +87,13 @@ DECLARATION: dict[str, Any] = {
 PER_MODEL_CONTEXT = ("specs", "map_methods", "image_size")
 PER_MODEL_INPUTS = ("predictions", "features", "weights", "maps")
 PART_RULE = "_model"  # suffix of a per-model statistic's part rule
+# the declaration shared by the statistics that run the trained models over the explained images
+# (sanity, faithfulness, random logit, cross-model deletion): ``**MODEL_RUN`` with its own reads
+MODEL_READS = {"index": "index", "subset": "subset", "predictions": "predictions", "weights": "weights"}
+MODEL_RUN: dict[str, Any] = {
+    "context": ["specs", "map_methods", "image_size"], "requires": ["map_methods"], "torch": True, "gpu": True,
+    "resources": {"mem_mb": 8000, "runtime": 60},
+}
 
 
 def undefined(what: str, reason: str) -> float:

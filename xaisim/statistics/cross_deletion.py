@@ -14,8 +14,9 @@ so adding a model changes no other model's draws).
   drop_B(A's order) - drop_B(random): how much more of B's evidence A's map removes than chance.
   The diagonal ``score[B, B]`` is B's own map's excess drop (a deletion-faithfulness score).
 - ``normalised[A, B]`` = score[A, B] / score[B, B]: 1 where A's map removes as much of B's
-  evidence as B's own map, 0 where no more than random; NaN (logged) where score[B, B] <= 0
-  (B's own map is no better than random, nothing to be relative to).
+  evidence as B's own map, 0 where no more than random; NaN (logged) where score[B, B] <= 0.01
+  (B's own map is no better than random, or so little that the ratio is noise: nothing to be
+  relative to).
 - ``distance[A, B]`` = max(0, ((score[B, B] - score[A, B]) + (score[A, A] - score[B, A])) / 2):
   symmetric, 0 on the diagonal, in probability units; how much less each map removes of the
   other model's evidence than that model's own map, clipped at 0 (a map that hurts the other
@@ -36,10 +37,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from xaisim.io import ArrayFile, write_csv
-from xaisim.statistics import STATISTICS, log, undefined
+from xaisim.io import ArrayFile, stacked, write_csv
+from xaisim.statistics import MODEL_READS, MODEL_RUN, STATISTICS, log, undefined
 from xaisim.statistics.faithfulness import degenerate, method_baseline, probabilities, random_ranks, ranks
 
+OWN_FLOOR = 0.01  # an own excess drop up to this (1 point of probability) is too small to be relative to
 SAME_EVIDENCE = 0.5  # the summary's reading: each map removes at least half of the other's own-map evidence
 COLUMNS = ["method", "explainer", "evaluated", "fraction", "drop", "random_drop", "images", "counted", "reason"]
 
@@ -104,30 +106,16 @@ def matrices(long: pd.DataFrame, models: Sequence[str]) -> dict[str, dict[str, p
         score = excess.unstack().reindex(index=models, columns=models)
         own = pd.Series(np.diag(score.to_numpy(dtype=float)), index=models)
         for b, value in own.items():
-            if not value > 0:
-                undefined(f"cross-deletion normalised {method} on {b}", f"its own map's excess drop is {value:.3g}, not > 0")
-        normalised = score / own.where(own > 0)
+            if not value > OWN_FLOOR:
+                undefined(f"cross-deletion normalised {method} on {b}",
+                          f"its own map's excess drop is {value:.3g}, not > {OWN_FLOOR}")
+        normalised = score / own.where(own > OWN_FLOOR)
         gap = own.to_numpy()[None, :] - score.to_numpy(dtype=float)  # [A, B]: B's own minus A's on B
         distance = np.clip((gap + gap.T) / 2, 0, None)
         np.fill_diagonal(distance, np.where(np.isfinite(np.diag(distance)), 0.0, np.nan))
         out["score"][method], out["normalised"][method] = score, normalised
         out["distance"][method] = pd.DataFrame(distance, index=models, columns=models)
     return out
-
-
-def stacked(per_method: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """One CSV of per-method model x model matrices: columns method, model (the row), the models."""
-    frames = [m.rename_axis("model").reset_index().assign(method=method) for method, m in per_method.items()]
-    if not frames:
-        return pd.DataFrame(columns=["method", "model"])
-    table = pd.concat(frames, ignore_index=True)
-    return table[["method", "model", *[c for c in table.columns if c not in ("method", "model")]]]
-
-
-def unstacked(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Method -> model x model matrix of a :func:`stacked` table."""
-    return {method: g.drop(columns="method").set_index("model").rename_axis(None)
-            for method, g in table.groupby("method", sort=False)}
 
 
 def same_evidence(normalised: pd.DataFrame, at_least: float = SAME_EVIDENCE) -> list[str]:
@@ -139,18 +127,14 @@ def same_evidence(normalised: pd.DataFrame, at_least: float = SAME_EVIDENCE) -> 
 
 @STATISTICS.register(
     "cross_deletion",
-    reads={"index": "index", "subset": "subset", "predictions": "predictions", "weights": "weights", "maps": "maps"},
+    reads={**MODEL_READS, "maps": "maps"},
     writes={"cross_deletion": "cross_deletion", "score": "cross_deletion/score",
             "normalised": "cross_deletion/normalised", "distance": "cross_deletion/distance"},
     report={"cross_deletion": "cross-model deletion (Jiang et al. 2022)"},
     settings=["cross_deletion.images", "cross_deletion.fractions", "cross_deletion.baseline", "seed"],
     enabled="cross_deletion.enabled",
-    context=["specs", "map_methods", "image_size"],
-    requires=["map_methods"],
     figures={"cross_deletion": "map_methods"},
-    torch=True,
-    gpu=True,
-    resources={"mem_mb": 8000, "runtime": 60},
+    **MODEL_RUN,
 )
 def cross_deletion(
     inputs: Mapping[str, Any], tables: Mapping[str, str], *, specs: dict[str, Any], map_methods: dict[str, dict[str, Any]],

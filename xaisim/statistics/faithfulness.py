@@ -34,7 +34,7 @@ from scipy.stats import permutation_test
 from torch import Tensor, nn
 
 from xaisim.io import ArrayFile, write_csv
-from xaisim.statistics import STATISTICS, log, undefined
+from xaisim.statistics import MODEL_READS, MODEL_RUN, STATISTICS, log, undefined
 
 BASELINES = ("method", "zero", "black", "blur")
 CURVES = ("deletion", "insertion")
@@ -208,18 +208,14 @@ def faithfulness_tables(
 
 @STATISTICS.register(
     "faithfulness",
-    reads={"index": "index", "subset": "subset", "predictions": "predictions", "weights": "weights", "maps": "maps"},
+    reads={**MODEL_READS, "maps": "maps"},
     writes={"faithfulness": "faithfulness", "per_image": "faithfulness/per_image", "curves": "faithfulness/curves"},
     report={"faithfulness": "faithfulness (deletion and insertion against random)"},
     settings=["faithfulness.images", "faithfulness.steps", "faithfulness.baseline", "seed"],
     enabled="faithfulness.enabled",
-    context=["specs", "map_methods", "image_size"],
-    requires=["map_methods"],
     figures={"faithfulness": "map_methods"},
-    torch=True,
-    gpu=True,
     per_model=True,
-    resources={"mem_mb": 8000, "runtime": 60},
+    **MODEL_RUN,
 )
 def faithfulness(
     inputs: Mapping[str, Any], tables: Mapping[str, str], *, specs: dict[str, Any], map_methods: dict[str, dict[str, Any]],

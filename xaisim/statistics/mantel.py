@@ -174,7 +174,7 @@ def mantel_tests(
     references = (*REFERENCES, *REPRESENTATIONS)
     matrices = {name: read_matrix(inputs[name]) for name in references}
     if "cross_deletion" in inputs:
-        from xaisim.statistics.cross_deletion import unstacked
+        from xaisim.io import unstacked
 
         evidence = {f"cross_deletion/{m}": d for m, d in unstacked(pd.read_csv(inputs["cross_deletion"])).items()}
         matrices.update(evidence)

@@ -21,7 +21,7 @@ from torch import nn
 
 from xaisim.contract import Unsupported
 from xaisim.io import ArrayFile, write_csv
-from xaisim.statistics import STATISTICS
+from xaisim.statistics import MODEL_READS, MODEL_RUN, STATISTICS
 from xaisim.statistics.sanity import map_similarity
 
 COLUMNS = ["method", "model", "images", "spearman", "spearman_std", "cosine", "cosine_std", "undefined", "reason"]
@@ -57,18 +57,14 @@ def check(model: nn.Module, x: torch.Tensor, original: np.ndarray, targets: np.n
 
 @STATISTICS.register(
     "random_logit",
-    reads={"index": "index", "subset": "subset", "predictions": "predictions", "weights": "weights", "maps": "maps"},
+    reads={**MODEL_READS, "maps": "maps"},
     writes={"random_logit": "random_logit"},
     report={"random_logit": "random-logit check"},
     settings=["random_logit.images", "seed"],
     enabled="random_logit.enabled",
-    context=["specs", "map_methods", "image_size"],
-    requires=["map_methods"],
     figures={"random_logit": "once"},
-    torch=True,
-    gpu=True,
     per_model=True,
-    resources={"mem_mb": 8000, "runtime": 60},
+    **MODEL_RUN,
 )
 def random_logit(
     inputs: Mapping[str, Any], tables: Mapping[str, str], *, specs: dict[str, Any], map_methods: dict[str, dict[str, Any]],

@@ -23,7 +23,7 @@ from torch import nn
 
 from xaisim.contract import Unsupported
 from xaisim.io import write_csv
-from xaisim.statistics import STATISTICS
+from xaisim.statistics import MODEL_READS, MODEL_RUN, STATISTICS
 
 COLUMNS = ["model", "depth", "layers", "of_layers", "spearman", "spearman_std", "cosine", "cosine_std", "images", "undefined", "reason"]
 
@@ -124,18 +124,14 @@ def sanity_table(
 
 @STATISTICS.register(
     "sanity",
-    reads={"index": "index", "subset": "subset", "predictions": "predictions", "weights": "weights"},
+    reads=MODEL_READS,
     writes={"sanity": "sanity"},
     report={"sanity": "randomisation sanity"},
     settings=["sanity.images", "sanity.depths", "seed"],
     enabled="sanity.enabled",
-    context=["specs", "map_methods", "image_size"],
-    requires=["map_methods"],
     figures={"sanity": "map_methods"},
-    torch=True,
-    gpu=True,
     per_model=True,
-    resources={"mem_mb": 8000, "runtime": 60},
+    **MODEL_RUN,
 )
 def sanity(
     inputs: Mapping[str, Any], tables: Mapping[str, str], *, specs: dict[str, Any], map_methods: dict[str, dict[str, Any]],
