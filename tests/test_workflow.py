@@ -377,3 +377,22 @@ def test_scripts_import_xaisim_without_an_installed_package():
     done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).resolve() == (REPO / "xaisim" / "__init__.py").resolve()
+
+
+def test_one_job_per_statistic_writes_the_tables_the_per_model_jobs_join(run, tmp_path):
+    """`statistics.per_model: false` (the quickstart's): sanity, faithfulness and random logit as one job
+    each, byte for byte the tables the per-model jobs and their join wrote."""
+    work = tmp_path / "work"
+    shutil.copytree(run, work, symlinks=True)
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    config["statistics"] = {"per_model": False}
+    configfile = tmp_path / "single.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    tables = ["sanity", "faithfulness", "faithfulness/per_image", "faithfulness/curves", "random_logit"]
+    targets = [f"results/statistics/{t}.csv" for t in tables]
+    done = snakemake(work, "--forcerun", "sanity", "faithfulness", "random_logit", *targets, configfile=configfile)
+    out = done.stdout + done.stderr
+    assert {"sanity": 1, "faithfulness": 1, "random_logit": 1}.items() <= job_counts(out).items()
+    assert not any(f"{name}_model" in job_counts(out) for name in PER_MODEL)
+    for path in targets:
+        assert (work / path).read_bytes() == (run / path).read_bytes(), path

@@ -177,7 +177,9 @@ PART_CONTEXT = {
 
 
 def per_model():
-    """The running statistics that run one job per model."""
+    """The running statistics that run one job per model (unless `statistics.per_model: false`)."""
+    if not STATS["per_model"]:
+        return []
     return [name for name in ACTIVE if STATISTICS[name]["per_model"]]
 
 
