@@ -44,7 +44,7 @@ def test_three_and_three_models_cannot_reject_and_say_why():
 def test_four_and_four_models_can_reject_and_communities_beat_the_null():
     page = _page(_two_families(4))
     assert "Cannot reject" not in page and "families explain differently there" in page
-    assert "1 of 1 matrices have community structure" in page
+    assert "1 of 1 matrices has community structure" in page
     assert "{c0, c1, c2, c3}; {t0, t1, t2, t3}" in page
 
 

@@ -250,7 +250,7 @@ def summary_text(
     parts += ["## Clusters per method and metric", "",
               (f"Communities of the kNN similarity graph at resolution {_resolutions(clusters)}, against a null of "
                f"permuted distances (Monte Carlo p, smallest attainable {_floors(clusters)}): "
-               f"{found} of {len(clusters)} matrices have community structure"
+               f"{found} of {len(clusters)} matrices {'has' if found == 1 else 'have'} community structure"
                + ("." if found else "; no matrix shows community structure beyond chance.")) if clustered else
               "No matrix has the models a clustering needs: nothing to cluster.",
               "A dendrogram cut always splits the models; a cut that sets single models apart says only that "
