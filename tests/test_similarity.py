@@ -402,6 +402,8 @@ def test_write_produces_the_documented_layout(tmp_path, caplog, monkeypatch):
          r"config metrics\[2\]\.params\.win_size: 9 exceeds the 8x8 grid of config methods\[0\] \(s\)"),
         (lambda c: (c["metrics"].append({"name": "s", "metric": "ssim", "params": {"win_size": 33}})),
          r"config metrics\[2\]\.params\.win_size: 33 exceeds the 32x32 grid of config methods\[0\]"),
+        (lambda c: (c["metrics"].append({"name": "s", "metric": "ssim"}), c["methods"][0].update(grid="coarsest")),
+         r"config metrics\[2\]\.params\.win_size: 7 exceeds the 4x4 grid of config methods\[0\] \(s\)"),  # GradCAM's layer
     ],
 )
 def test_bad_similarity_settings_fail_the_config_check_naming_the_field(repo, edit, message):

@@ -161,13 +161,14 @@ def statistics_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {**stats, "image_counts": counts, "sanity": sanity, **checks, "representation": representation}
 
 
-def _check_method_params(config: dict[str, Any]) -> None:
+def _check_method_params(config: dict[str, Any]) -> dict[str, dict[str, tuple[int, int]]]:
     """Every method's params as each model sees them (the method's, overridden by the model's own
     ``methods.<name>`` entry), and the rules that depend on the model or the data of the methods
     that declared a ``check_model`` (:mod:`xaisim.contract`); ``grid: native`` over maps whose
-    native shapes (where ``check_model`` knows them) differ."""
+    native shapes (where ``check_model`` knows them) differ. Method name -> model -> native shape."""
     from xaisim.driver import registry
 
+    native = {}
     for i, method in enumerate(config["methods"]):
         key = method["method"]
         reg = registry(key)
@@ -188,6 +189,8 @@ def _check_method_params(config: dict[str, Any]) -> None:
             got = ", ".join(f"{name} {hw}" for name, hw in shapes.items())
             raise ConfigError(f"config methods[{i}].grid: native needs maps of one shape, got {got}; "
                               "choose grid input, coarsest or a size")
+        native[method["name"]] = shapes
+    return native
 
 
 def check(config: dict[str, Any]) -> None:
@@ -225,12 +228,13 @@ def check(config: dict[str, Any]) -> None:
         for name in model.get("methods", {}):
             if name not in method_names:
                 raise ConfigError(f"{where}.methods.{name}: no method named {name!r} in methods: {sorted(method_names)}")
-    _check_method_params(config)
+    native = _check_method_params(config)
     for i, m in enumerate(config["metrics"]):
         _check_params(METRICS, m["metric"], m.get("params", {}), f"config metrics[{i}].params")
     for i, m in enumerate(config["methods"]):
         try:
-            method_settings(m, config["metrics"], f"config methods[{i}]", config["data"]["image_size"])
+            method_settings(m, config["metrics"], f"config methods[{i}]", config["data"]["image_size"],
+                            list(native[m["name"]].values()))
         except ValueError as err:
             raise ConfigError(str(err)) from None
     statistics_settings(config)

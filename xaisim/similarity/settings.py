@@ -7,17 +7,17 @@ default ``none``), ``grid`` (:mod:`~xaisim.similarity.grids`; default ``input``)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from xaisim.similarity import grids, normalise
 from xaisim.similarity.metrics import METRICS
 
 
 def method_settings(entry: dict[str, Any], metric_entries: list[dict[str, Any]], where: str,
-                    image_size: int | None = None) -> dict[str, Any]:
+                    image_size: int | None = None, native: Sequence[tuple[int, int]] = ()) -> dict[str, Any]:
     """``{normalise, grid, metrics: {name: [metric, params]}}`` of one method entry; ValueError names the field.
     With ``image_size``, a metric window (SSIM's ``win_size``) larger than a grid known now (a size,
-    or ``input``) is refused."""
+    ``input``, or ``coarsest`` and ``native`` where the models' ``native`` map shapes are known) is refused."""
     steps = normalise.parse(entry.get("normalise", "none"), f"{where}.normalise")
     grid = grids.check(entry.get("grid", "input"), f"{where}.grid")
     by_name = {m["name"]: m for m in metric_entries}
@@ -31,6 +31,8 @@ def method_settings(entry: dict[str, Any], metric_entries: list[dict[str, Any]],
         params = METRICS.check_params(by_name[name]["metric"], by_name[name].get("params", {}), f"config metrics[{i}].params")
         metrics[name] = [by_name[name]["metric"], params]
         size = image_size if grid == "input" else grid if isinstance(grid, int) else None
+        if grid in ("coarsest", "native") and native:  # the grid the similarity stage will choose
+            size = min(grids.common_grid("coarsest", native, 0, []))
         if size is not None and params.get("win_size", 0) > size:
             raise ValueError(f"config metrics[{i}].params.win_size: {params['win_size']} exceeds the {size}x{size} grid "
                              f"of {where} ({name}); lower win_size or set {where}.grid larger")
