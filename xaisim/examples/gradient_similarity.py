@@ -108,7 +108,7 @@ def gradient_similarity(
     pool: ReferencePool,
     *,
     kernel: Kernel = "grad_cos",
-    reference_images: Annotated[int, Field(ge=2)] = 200,
+    reference_images: Annotated[int, Field(ge=2, le=100_000)] = 200,
     top_k: Annotated[int, Field(ge=1)] = 8,
     parameters: list[str] = [],  # noqa: B006  (pydantic copies defaults)
     projection_dim: Annotated[int, Field(ge=0)] = 0,

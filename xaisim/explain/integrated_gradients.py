@@ -60,7 +60,7 @@ def integrated_gradients(
     targets: Tensor,
     evals: int,
     *,
-    n_steps: Annotated[int, Field(ge=1)] = 50,
+    n_steps: Annotated[int, Field(ge=1, le=10_000)] = 50,
     baseline: BaselineName = "zero",
     blur_sigma: BlurSigma = 5.0,
     noise_std: NoiseStd = 1.0,

@@ -204,7 +204,7 @@ def kernelshap(
     evals: int,
     *,
     segmentation: Segmentation = THESIS_SLIC,
-    n_samples: Annotated[int, Field(ge=2)] = 350,
+    n_samples: Annotated[int, Field(ge=2, le=100_000)] = 350,
     baseline: BaselineName = "zero",
     blur_sigma: BlurSigma = 5.0,
     noise_std: NoiseStd = 1.0,

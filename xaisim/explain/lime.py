@@ -82,7 +82,7 @@ def lime(
     evals: int,
     *,
     segmentation: Segmentation | Annotated[list[Segmentation], Field(min_length=1)] = THESIS_SLIC,
-    n_samples: Annotated[int, Field(ge=2)] = 1000,
+    n_samples: Annotated[int, Field(ge=2, le=100_000)] = 1000,
     kernel_width: Annotated[float, Field(gt=0)] = 0.25,
     alpha: Annotated[float, Field(ge=0)] = 1.0,
     seed: int = 0,

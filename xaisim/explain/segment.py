@@ -39,7 +39,7 @@ class _Spec(BaseModel):
 
 class Slic(_Spec):
     name: Literal["slic"] = "slic"
-    n_segments: Annotated[int, Field(ge=2)] = 50
+    n_segments: Annotated[int, Field(ge=2, le=10_000)] = 50
     compactness: Annotated[float, Field(gt=0)] = 10.0
     sigma: Annotated[float, Field(ge=0)] = 0.0
     convert2lab: bool = True
@@ -76,7 +76,7 @@ class Felzenszwalb(_Spec):
 
 class Grid(_Spec):
     name: Literal["grid"] = "grid"
-    cells: Annotated[int, Field(ge=1)] = 7
+    cells: Annotated[int, Field(ge=1, le=100)] = 7
 
     def expected_segments(self) -> int:
         return self.cells**2

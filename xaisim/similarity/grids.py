@@ -21,12 +21,13 @@ from torch import Tensor
 
 Grid = int | str
 GRIDS = ("input", "coarsest", "native")
+LARGEST = 4096  # a common grid's side: 4096^2 pixels a map (64 MiB in float32)
 
 
 def check(grid: Grid, where: str) -> Grid:
-    """``grid`` if it is one of :data:`GRIDS` or a positive int; else a one-line ValueError."""
-    if isinstance(grid, bool) or not (grid in GRIDS or (isinstance(grid, int) and grid >= 1)):
-        raise ValueError(f"{where}: grid must be one of {', '.join(GRIDS)} or a size >= 1, got {grid!r}")
+    """``grid`` if it is one of :data:`GRIDS` or an int in [1, :data:`LARGEST`]; else a one-line ValueError."""
+    if isinstance(grid, bool) or not (grid in GRIDS or (isinstance(grid, int) and 1 <= grid <= LARGEST)):
+        raise ValueError(f"{where}: grid must be one of {', '.join(GRIDS)} or a size in [1, {LARGEST}], got {grid!r}")
     return grid
 
 

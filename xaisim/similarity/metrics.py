@@ -239,7 +239,7 @@ def _odd(win: int) -> int:
 def ssim(
     chunk: Chunk,
     *,
-    win_size: Annotated[int, Field(ge=3), AfterValidator(_odd)] = 7,
+    win_size: Annotated[int, Field(ge=3, le=255), AfterValidator(_odd)] = 7,
     data_range: Annotated[float, Field(gt=0)] = 1.0,
     k1: Annotated[float, Field(gt=0)] = 0.01,
     k2: Annotated[float, Field(gt=0)] = 0.03,
