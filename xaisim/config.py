@@ -244,17 +244,24 @@ def check(config: dict[str, Any]) -> None:
         raise ConfigError(str(err)) from None
 
 
+def _shown(path: str | Path) -> str:
+    """``path``, and for a relative one the folder it is resolved against (Snakemake's working directory)."""
+    path = Path(path)
+    return str(path) if path.is_absolute() else f"{path} (relative to the working directory {Path.cwd()}, Snakemake's -d)"
+
+
 def check_paths(config: dict[str, Any]) -> None:
     """Files the config names exist (cheap; run on every parse, unlike the cached :func:`resolve`)."""
     for i, model in enumerate(config["models"]):
         if model.get("pretrained_file") and not Path(model["pretrained_file"]).is_file():
-            raise ConfigError(f"config models[{i}].pretrained_file: {model['pretrained_file']} does not exist")
+            raise ConfigError(f"config models[{i}].pretrained_file: {_shown(model['pretrained_file'])} does not exist")
     data = config["data"]
     if data["source"] == "imagefolder":
         root = Path(data["path"])
         missing = [s for s in ("train", "val") if not (root / s).is_dir()]
         if missing:
-            raise ConfigError(f"config data.path: {root} has no {'/ '.join(missing)}/ folder; it must hold train/ and val/ class folders")
+            raise ConfigError(f"config data.path: {_shown(root)} has no {'/ '.join(missing)}/ folder; it must hold "
+                              "train/ and val/ class folders")
 
 
 def resolve(config: dict[str, Any]) -> dict[str, Any]:
