@@ -31,6 +31,11 @@ def exact(vit):
                     for b in range(len(x))]
 
 
+def shap_maps(*args, **kwargs) -> torch.Tensor:
+    """KernelSHAP's maps (its extras aside)."""
+    return kernelshap(*args, **kwargs).maps
+
+
 def values(maps, seg):
     return np.stack([segment_values(m, s) for m, s in zip(maps, seg)])
 
@@ -111,7 +116,7 @@ def test_balanced_coalitions_cancel_a_part_of_the_scores_that_depends_only_on_th
 
 def test_all_coalitions_give_the_exact_shapley_values(vit, exact):
     x, seg, phi = exact
-    maps = kernelshap(vit, x, TARGETS[:2], 50, segmentation=GRID9, n_samples=2**9 - 2)
+    maps = shap_maps(vit, x, TARGETS[:2], 50, segmentation=GRID9, n_samples=2**9 - 2)
     assert maps.shape == (2, 32, 32) and maps.dtype == torch.float32
     assert np.allclose(values(maps, seg), np.stack(phi), atol=1e-5, rtol=1e-4)
 
@@ -120,7 +125,7 @@ def test_converges_to_the_exact_values_with_the_budget(vit, exact):
     x, seg, phi = exact
     errors = []
     for n in (24, 100, 300):
-        got = values(kernelshap(vit, x, TARGETS[:2], EVALS, segmentation=GRID9, n_samples=n), seg)
+        got = values(shap_maps(vit, x, TARGETS[:2], EVALS, segmentation=GRID9, n_samples=n), seg)
         errors.append(np.linalg.norm(got - np.stack(phi)) / np.linalg.norm(np.stack(phi)))
     assert errors == sorted(errors, reverse=True) and errors[-1] < 0.1, errors
 
@@ -129,7 +134,7 @@ def test_converges_to_the_exact_values_with_the_budget(vit, exact):
 def test_efficiency_holds(vit, baseline):
     x = digits(vit, n=2, start=5)
     targets = torch.tensor([3, 7])
-    maps = kernelshap(vit, x, targets, EVALS, segmentation={"name": "slic", "n_segments": 12, "compactness": 1.0},
+    maps = shap_maps(vit, x, targets, EVALS, segmentation={"name": "slic", "n_segments": 12, "compactness": 1.0},
                       n_samples=60, baseline=baseline, seed=3)
     seg = segment(to_pixels(vit, x), {"name": "slic", "n_segments": 12, "compactness": 1.0})
     mean, std = mean_std(vit)
@@ -153,14 +158,14 @@ def test_agrees_with_shap_kernel_explainer(vit, exact):
 
     explainer = shap.KernelExplainer(f, np.zeros((1, 9)))
     exhaustive = explainer.shap_values(np.ones((1, 9)), nsamples=2**9 - 2, l1_reg=False, silent=True)[0]
-    ours = values(kernelshap(vit, x[b : b + 1], TARGETS[b : b + 1], EVALS, segmentation=GRID9, n_samples=510), seg[b : b + 1])[0]
+    ours = values(shap_maps(vit, x[b : b + 1], TARGETS[b : b + 1], EVALS, segmentation=GRID9, n_samples=510), seg[b : b + 1])[0]
     assert np.allclose(ours, exhaustive, atol=1e-5, rtol=1e-4)
     # at a budget that samples, both are close to the exact values and ours is no worse on average
     ours_err, shap_err = [], []
     for seed in range(4):
         np.random.seed(seed)
         sampled = explainer.shap_values(np.ones((1, 9)), nsamples=80, l1_reg=False, silent=True)[0]
-        mine = values(kernelshap(vit, x[b : b + 1], TARGETS[b : b + 1], EVALS, segmentation=GRID9, n_samples=80, seed=seed),
+        mine = values(shap_maps(vit, x[b : b + 1], TARGETS[b : b + 1], EVALS, segmentation=GRID9, n_samples=80, seed=seed),
                       seg[b : b + 1])[0]
         shap_err.append(np.linalg.norm(sampled - phi[b]))
         ours_err.append(np.linalg.norm(mine - phi[b]))
@@ -171,11 +176,11 @@ def test_agrees_with_shap_kernel_explainer(vit, exact):
 def test_deterministic_and_independent_of_chunks_and_batches(vit):
     x = digits(vit, n=3, start=10)
     kw = dict(segmentation={"name": "slic", "n_segments": 20}, n_samples=60, seed=5)
-    a = kernelshap(vit, x, TARGETS, EVALS, **kw)
-    assert torch.equal(a, kernelshap(vit, x, TARGETS, EVALS, **kw))
-    assert torch.allclose(a, kernelshap(vit, x, TARGETS, 7, **kw), atol=1e-5)
-    assert torch.allclose(a[1:2], kernelshap(vit, x[1:2], TARGETS[1:2], EVALS, **kw), atol=1e-5)
-    assert not torch.allclose(a, kernelshap(vit, x, TARGETS, EVALS, **{**kw, "seed": 6}), atol=1e-5)
+    a = shap_maps(vit, x, TARGETS, EVALS, **kw)
+    assert torch.equal(a, shap_maps(vit, x, TARGETS, EVALS, **kw))
+    assert torch.allclose(a, shap_maps(vit, x, TARGETS, 7, **kw), atol=1e-5)
+    assert torch.allclose(a[1:2], shap_maps(vit, x[1:2], TARGETS[1:2], EVALS, **kw), atol=1e-5)
+    assert not torch.allclose(a, shap_maps(vit, x, TARGETS, EVALS, **{**kw, "seed": 6}), atol=1e-5)
 
 
 @pytest.mark.parametrize("evals", [1, 7, 50])
@@ -183,7 +188,7 @@ def test_the_evaluation_budget_bounds_every_forward_pass(vit, evals):
     x, sizes = digits(vit, n=2, start=10), []
     handle = vit.register_forward_pre_hook(lambda _m, args: sizes.append(len(args[0])))
     try:
-        kernelshap(vit, x, TARGETS[:2], evals, segmentation=GRID9, n_samples=40)
+        shap_maps(vit, x, TARGETS[:2], evals, segmentation=GRID9, n_samples=40)
     finally:
         handle.remove()
     assert max(sizes) == evals and sum(sizes) == 2 * (40 + 2)  # every coalition, the empty and the full one
@@ -192,12 +197,12 @@ def test_the_evaluation_budget_bounds_every_forward_pass(vit, evals):
 def test_no_gradients_and_model_agnostic():
     resnet = model("resnet")
     x = digits(resnet, n=2)
-    maps = kernelshap(resnet, x, TARGETS[:2], EVALS, segmentation={"name": "grid", "cells": 2}, n_samples=14)
+    maps = shap_maps(resnet, x, TARGETS[:2], EVALS, segmentation={"name": "grid", "cells": 2}, n_samples=14)
     assert torch.isfinite(maps).all() and maps.abs().sum() > 0
     assert all(p.grad is None for p in resnet.parameters())
     clf = DigitsLogReg()
     x = digits(clf, n=2, start=20)
-    maps = kernelshap(clf, x, torch.tensor([0, 1]), EVALS, segmentation={"name": "grid", "cells": 4}, n_samples=40,
+    maps = shap_maps(clf, x, torch.tensor([0, 1]), EVALS, segmentation={"name": "grid", "cells": 4}, n_samples=40,
                       output="raw")
     assert torch.isfinite(maps).all() and maps.abs().sum() > 0
 
@@ -216,3 +221,16 @@ def test_parameters_are_validated_with_one_line_naming_the_field():
     assert thesis == METHODS.check_params("kernelshap", {}, "cfg")  # the defaults are the thesis' settings
     assert thesis["segmentation"] == {"name": "slic", "n_segments": 50, "compactness": 10.0, "sigma": 0.0,
                                       "convert2lab": True}
+
+
+def test_images_the_samples_do_not_determine_are_flagged_and_counted(vit, exact):
+    """Called directly (the config check refuses n_samples < 2 x the segments), 8 coalitions cannot
+    determine 9 segments: every image is flagged (the driver counts the flags in the file's metadata,
+    the outcomes table and the summary list them); 18 determine them."""
+    from xaisim.driver import map_counts
+
+    x, _, _ = exact
+    few = kernelshap(vit, x, TARGETS[:2], EVALS, segmentation=GRID9, n_samples=8)
+    enough = kernelshap(vit, x, TARGETS[:2], EVALS, segmentation=GRID9, n_samples=18)
+    assert few.extras["undetermined"].tolist() == [True, True] and not enough.extras["undetermined"].any()
+    assert np.isfinite(few.maps.numpy()).all() and map_counts(few.maps.numpy())["zero_maps"] == 0

@@ -21,7 +21,7 @@ def _two_families(per_family: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(d, names, names)
 
 
-def _page(d: pd.DataFrame, saturated: object = "") -> str:
+def _page(d: pd.DataFrame, saturated: object = "", undetermined: object = "") -> str:
     families = {n: "cnn" if n.startswith("c") else "transformer" for n in d.index}
     key = ("gc", "cos", "all")
     matrices = {ref: 1 - d for ref in REFERENCES} | {"gc/cos/all/mean": 1 - d, "gc/cos/all/distance": d}
@@ -29,7 +29,8 @@ def _page(d: pd.DataFrame, saturated: object = "") -> str:
     accuracy = pd.DataFrame({"model": d.index, "family": [families[n] for n in d.index], "val_accuracy": 0.9,
                              "val_accuracy_centre_crop": 0.9})
     outcomes = pd.DataFrame({"method": "gc", "model": d.index, "outcome": "explained", "reason": "",
-                             "zero_maps": 0 if saturated == "" else saturated, "saturated": saturated})
+                             "zero_maps": 0 if saturated == "" else saturated, "saturated": saturated,
+                             "undetermined": undetermined})
     return summary_text(accuracy, {key: (table, info)}, outcomes,
                         mantel_table(matrices, pairs_to_test(REFERENCES, [key]), n_perm=999, seed=0),
                         separation_table({key: d}, families, n_perm=999, seed=0), noise_floor_table({key: d}, {}))
@@ -65,3 +66,10 @@ def test_saturated_images_are_listed_only_where_there_are_some():
     page = _page(d, counts)
     assert "All-zero maps (left out of the pairs that involve them): c1/gc: 3, t2/gc: 1" in page
     assert "Saturated images (gradient similarity" in page and "among the all-zero maps): c1/gc: 3, t2/gc: 1." in page
+
+
+def test_underdetermined_kernelshap_maps_are_listed_only_where_there_are_some():
+    d = _two_families(3)
+    assert "Underdetermined" not in _page(d)
+    page = _page(d, undetermined=[0, 0, 2, 0, 0, 0])
+    assert "Underdetermined maps (KernelSHAP: more segments than `n_samples` determine" in page and "c2/gc: 2." in page

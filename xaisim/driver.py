@@ -154,6 +154,11 @@ def _maps_file(e: Explained, key: str, params: dict[str, Any], device: torch.dev
     explainer = MapExplainer(key, params, images=batch_size, evals=evals, amp=amp, memory_mb=eval_memory_mb)
     maps, extras = explain_maps(explainer, e.model, e.loader(e.rows, batch_size, num_workers), e.targets, device)
     counts = map_counts(maps)
+    if "undetermined" in extras:  # a regression method's images whose values the samples do not determine
+        counts["undetermined"] = int(extras["undetermined"].sum())
+        if counts["undetermined"]:
+            log.warning("%d of %d maps are minimum-norm fits: more segments than n_samples determine (metadata "
+                        "undetermined; raise n_samples)", counts["undetermined"], len(maps))
     if counts["nonfinite"]:
         log.warning("%d of %d maps hold NaN or Inf (stored as they are, metadata nonfinite)", counts["nonfinite"], len(maps))
     if counts["zero_maps"]:

@@ -269,6 +269,11 @@ def summary_text(
     zero = _nonzero(outcomes, "zero_maps")
     parts += ["", "All-zero maps (left out of the pairs that involve them): "
               + (", ".join(f"{r.model}/{r.method}: {r.zero_maps}" for r in zero.itertuples()) or "none."), ""]
+    undetermined = _nonzero(outcomes, "undetermined")
+    if not undetermined.empty:
+        parts += ["Underdetermined maps (KernelSHAP: more segments than `n_samples` determine; minimum-norm fits, "
+                  "raise `n_samples`): " + ", ".join(f"{r.model}/{r.method}: {r.undetermined}"
+                                                    for r in undetermined.itertuples()) + ".", ""]
     saturated = _nonzero(outcomes, "saturated")
     if not saturated.empty:
         parts += ["Saturated images (gradient similarity: a softmax so confident that the loss gradient underflows "

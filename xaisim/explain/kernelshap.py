@@ -26,14 +26,14 @@ on its batch.
 
 The solve eliminates the last segment through the efficiency constraint (as shap does) and solves
 the weighted least squares in float64 with ``torch.linalg.lstsq`` (minimum norm if the coalitions
-do not determine every value: then a warning says how many images, see :func:`validate`).
+do not determine every value: such images are flagged in the extra ``undetermined``, which the
+driver counts in the file's metadata and the outcomes table; see :func:`validate`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from typing import Annotated, Any
 
 import numpy as np
@@ -41,7 +41,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from xaisim.explain import Needs, register_method
+from xaisim.explain import Explanation, Needs, register_method
 from xaisim.explain.baselines import BaselineName, BlurSigma, NoiseStd, make_baseline, mean_std
 from xaisim.explain.perturb import Output, evaluate, spread
 from xaisim.explain.segment import THESIS_SLIC, Segmentation, require_samples, segment, to_pixels
@@ -210,9 +210,11 @@ def kernelshap(
     noise_std: NoiseStd = 1.0,
     output: Output = "raw",
     seed: int = 0,
-) -> Tensor:
+) -> Explanation:
     """Shapley values of the segments of ``segmentation`` for the target score (``output``: the raw
-    score or its softmax), spread on pixels: (B, H, W) float32, each pixel its segment's value.
+    score or its softmax), spread on pixels: maps (B, H, W) float32, each pixel its segment's value,
+    and the extra ``undetermined`` (B,): the image has more segments than ``n_samples`` determine
+    (its values are the minimum-norm least-squares fit).
     ``n_samples`` coalitions are evaluated besides the empty and the full one; ``baseline`` fills
     left-out segments (:mod:`xaisim.explain.baselines`). ``evals``, the most model evaluations per forward
     pass, is a performance knob: the values do not depend on it beyond floating-point rounding."""
@@ -224,15 +226,9 @@ def kernelshap(
         np.concatenate([np.zeros((1, z.shape[1]), bool), np.ones((1, z.shape[1]), bool), z]) for z, _ in designs
     ]
     scores = evaluate(model, inputs, base, segments, coalitions, targets, output, evals)
-    values, short = [], 0
+    values, short = [], []
     for (z, w), v in zip(designs, scores):
         phi, rank = shapley_values(z, w, v[2:], float(v[0]), float(v[1]))
-        short += rank < z.shape[1] - 1
+        short.append(rank < z.shape[1] - 1)
         values.append(phi)
-    if short:
-        warnings.warn(
-            f"kernelshap: {short} of {len(values)} images have more segments than n_samples={n_samples} can "
-            "determine; their values are minimum-norm least-squares fits (raise n_samples)",
-            stacklevel=2,
-        )
-    return spread(values, segments)
+    return Explanation(spread(values, segments), {"undetermined": torch.tensor(short, device=inputs.device)})

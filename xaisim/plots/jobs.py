@@ -240,8 +240,9 @@ def _cell(f: ArrayFile, steps: list, image: np.ndarray, image_id: str, frame: pd
 
 def outcomes(paths: dict[str, dict[str, str]], zero_maps: dict[str, str], out_path: str) -> None:
     """Per method and model: explained or not supported (reason), map count and grid, zero/non-finite
-    maps, and for gradient similarity the saturated explained images (metadata ``saturated``, among
-    the zero maps; "" for other methods).
+    maps, for gradient similarity the saturated explained images (metadata ``saturated``, among
+    the zero maps; "" for other methods), for KernelSHAP the maps its samples do not determine
+    (metadata ``undetermined``).
 
     ``zero_maps`` holds the similarity stage's ``zero_maps.csv`` of each method.
     """
@@ -261,6 +262,7 @@ def outcomes(paths: dict[str, dict[str, str]], zero_maps: dict[str, str], out_pa
                     "zero_maps": counts.loc[model, "zero_maps"] if model in counts.index else "",
                     "nonfinite_maps": counts.loc[model, "nonfinite_maps"] if model in counts.index else "",
                     "saturated": f.meta.get("saturated", ""),
+                    "undetermined": f.meta.get("undetermined", ""),
                 }
             )
     write_csv(pd.DataFrame(rows), out_path, index=False)
