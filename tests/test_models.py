@@ -70,3 +70,22 @@ def test_a_corrupt_pretrained_file_is_named(tmp_path):
     bad.write_bytes(b"not weights")
     with pytest.raises(RuntimeError, match=r"cannot load pretrained weights of resnet10t from .*w.safetensors"):
         models.create({"arch": "resnet10t", "pretrained_file": str(bad)}, num_classes=3)
+
+
+def test_the_probe_builds_on_the_cpu_where_a_constructor_needs_real_tensors(monkeypatch):
+    """The config check's network probe: meta device first (no memory), the CPU where the constructor
+    fails there (e.g. a `.item()` in __init__); the shapes are the same."""
+    real = models.timm.create_model
+
+    def needs_real_tensors(*args, **kwargs):
+        if torch.empty(0).device.type == "meta":
+            raise RuntimeError("Tensor.item() cannot be called on meta tensors")
+        return real(*args, **kwargs)
+
+    spec = {"arch": "resnet10t", "kwargs": {"output_stride": 8}}
+    on_meta = models.probe(spec, 32, ("layer4",))
+    assert models.meta_network(spec).layer4[0].conv1.weight.is_meta
+    monkeypatch.setattr(models.timm, "create_model", needs_real_tensors)
+    spec = {"arch": "resnet10t", "kwargs": {"output_stride": 8, "drop_rate": 0.0}}  # not cached
+    assert models.probe(spec, 32, ("layer4",)) == on_meta == ((1, 1000), (1, 512, 4, 4))
+    assert not models.meta_network(spec).layer4[0].conv1.weight.is_meta

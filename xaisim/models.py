@@ -138,13 +138,20 @@ def probe(spec: dict[str, Any], image_size: int, modules: tuple[str, ...] = ()) 
 
 @functools.lru_cache(maxsize=32)
 def _meta_network(spec_json: str) -> nn.Module:
-    with torch.device("meta"):
-        return create(json.loads(spec_json), num_classes=None, pretrained=False).eval()
+    spec = json.loads(spec_json)
+    try:
+        with torch.device("meta"):
+            return create(spec, num_classes=None, pretrained=False).eval()
+    except TypeError:  # kwargs the constructor refuses: the same on any device
+        raise
+    except Exception:  # noqa: BLE001 (a constructor that needs real tensors: built on the CPU instead)
+        return create(spec, num_classes=None, pretrained=False).eval()
 
 
 def meta_network(spec: dict[str, Any]) -> nn.Module:
-    """``spec``'s network without weights on the meta device (its modules and feature_info; cached).
-    TypeError where timm's constructor refuses the entry's kwargs."""
+    """``spec``'s network without weights on the meta device (its modules and feature_info; cached),
+    on the CPU where its constructor needs real tensors. TypeError where timm's constructor refuses
+    the entry's kwargs."""
     return _meta_network(json.dumps(spec, sort_keys=True))
 
 
