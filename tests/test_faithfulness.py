@@ -127,7 +127,7 @@ def test_degenerate_maps_are_nan_rows_with_the_reason(tmp_path, monkeypatch, cap
     from xaisim.statistics.faithfulness import CURVE_COLUMNS, faithfulness_tables
 
     rows_of = pd.DataFrame({"image_id": [f"i{k}" for k in range(4)]})
-    loaded = types.SimpleNamespace(model=model, rows=rows_of, images=lambda subset, n, device: x[:n])
+    loaded = types.SimpleNamespace(model=model, rows=rows_of, first=lambda n, device: (x[:n], None))
     monkeypatch.setattr(driver, "load", lambda *args, **kwargs: loaded)
     _file(tmp_path / "u2.st", maps, targets, unsupported="no layer")
     kw = dict(index_path="", subset_path="", image_size=H, images=4, steps=2, baseline="blur", seed=0, batch=8, device="cpu")

@@ -78,6 +78,11 @@ class Explained:
         """``rows``' images in one batch on ``device``, loaded ``batch_size`` at a time."""
         return torch.cat([x for x, _ in self.loader(rows, batch_size, num_workers)]).to(device)
 
+    def first(self, images: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        """The first ``images`` explained images in one batch on ``device``, and their targets (on the CPU)."""
+        rows = self.rows.head(images)
+        return self.images(rows, len(rows), device), self.targets[: len(rows)]
+
 
 def load(
     index_path: str, subset_path: str, predictions_path: str, spec: dict[str, Any], weights: str, *,

@@ -152,9 +152,7 @@ def cross_deletion(
     for k, (name, spec) in enumerate(specs.items()):
         e = load(inputs["index"], inputs["subset"], inputs["predictions"][k], spec, inputs["weights"][k],
                  image_size=image_size, target="pred", seed=seed, device=device)
-        subset = e.rows.head(images)
-        x = e.images(subset, len(subset), device)
-        targets = e.targets[:len(subset)]
+        x, targets = e.first(images, device)
         per_forward = auto_evals(e.model, x[:1], memory_mb) if evals == "auto" else max(1, int(evals))
         for method, m in map_methods.items():
             got = cross_rows(e.model, x, targets, {a: files[method, a] for a in specs}, m["params"][name],

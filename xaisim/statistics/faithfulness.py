@@ -193,8 +193,7 @@ def faithfulness_tables(
     for name, entry in models.items():
         e = load(index_path, subset_path, entry["predictions"], entry["spec"], entry["weights"], image_size=image_size,
                  target="pred", seed=seed, device=device)
-        subset = e.rows.head(images)
-        x = e.images(subset, len(subset), device)
+        x, _ = e.first(images, device)
         per_forward = auto_evals(e.model, x[:1], memory_mb) if batch == "auto" else max(1, int(batch))
         for method, m in methods.items():
             rows, c = explanation_rows(e.model, x, paths[method, name], m["params"][name], images=images, steps=steps,

@@ -80,17 +80,16 @@ def random_logit(
     for k, (name, spec) in enumerate(specs.items()):
         e = load(inputs["index"], inputs["subset"], inputs["predictions"][k], spec, inputs["weights"][k],
                  image_size=image_size, target="pred", seed=seed, device=device)
-        subset = e.rows.head(images)
-        x = e.images(subset, len(subset), device)
+        x, _ = e.first(images, device)
         for method, m in map_methods.items():
             f = ArrayFile(files[method, name])
             if f.meta.get("unsupported"):
                 rows.append({"method": method, "model": name, "reason": f"unsupported: {f.meta['unsupported']}"})
                 continue
-            original = f.read("maps", 0, len(subset)).astype(np.float32)
-            explainer = MapExplainer(m["method"], m["params"][name], images=len(subset), evals=evals,
+            original = f.read("maps", 0, len(x)).astype(np.float32)
+            explainer = MapExplainer(m["method"], m["params"][name], images=len(x), evals=evals,
                                      memory_mb=memory_mb)
-            row = check(e.model, x, original, f.read("targets", 0, len(subset)), num_classes(e.index),
+            row = check(e.model, x, original, f.read("targets", 0, len(x)), num_classes(e.index),
                         lambda *args, ex=explainer: ex(*args).maps, seed)
             rows.append({"method": method, "model": name, **row})
     write_csv(pd.DataFrame(rows, columns=COLUMNS), tables["random_logit"], index=False, float_format="%.6g")

@@ -112,10 +112,10 @@ def sanity_table(
     for name, entry in models.items():
         e = load(index_path, subset_path, entry["predictions"], entry["spec"], entry["weights"], image_size=image_size,
                  target="pred", seed=seed, device=device)
-        subset = e.rows.head(images)
-        x, targets = e.images(subset, len(subset), device), e.targets[: len(subset)].to(device)
+        x, targets = e.first(images, device)
+        targets = targets.to(device)
         for method, m in methods.items():
-            explainer = MapExplainer(m["method"], m["params"][name], images=len(subset), evals=evals,
+            explainer = MapExplainer(m["method"], m["params"][name], images=len(x), evals=evals,
                                      memory_mb=memory_mb)
             rows = mprt(e.model, x, targets, lambda *args, ex=explainer: ex(*args).maps, depths, seed)
             out += [{"method": method, "model": name, **r} for r in rows]
