@@ -76,6 +76,7 @@ rule explain_subset:
         P.log("explain_subset"),
     benchmark:
         P.benchmark("explain_subset")
+    priority: 50
     conda:
         "../envs/xaisim.yaml"
     resources:
